@@ -1,0 +1,78 @@
+#include "common/threading.h"
+
+#include <atomic>
+#include <cstdlib>
+#include <new>
+
+namespace nnmat {
+namespace {
+
+std::atomic<int> g_num_threads{0};
+thread_local int t_override = 0;
+
+// Below this much work per thread the fork-join (a few microseconds with a warm
+// libgomp pool) costs more than it saves.
+constexpr double kMinFlopsPerThread = 1.5e6;
+
+struct Workspace {
+    void* ptr = nullptr;
+    std::size_t cap = 0;
+    ~Workspace() { std::free(ptr); }
+};
+thread_local Workspace t_ws;
+
+}  // namespace
+
+int get_num_threads() {
+    if (t_override > 0) return t_override;
+    const int g = g_num_threads.load(std::memory_order_relaxed);
+    if (g > 0) return g;
+#ifdef _OPENMP
+    return omp_get_max_threads();
+#else
+    return 1;
+#endif
+}
+
+void set_num_threads(int n) { g_num_threads.store(n > 0 ? n : 0, std::memory_order_relaxed); }
+int thread_override() { return t_override; }
+void set_thread_override(int n) { t_override = n > 0 ? n : 0; }
+
+int threads_for_flops(double flops, int max_threads) {
+#ifdef _OPENMP
+    if (max_threads <= 1) return 1;
+    const double useful = flops / kMinFlopsPerThread;
+    if (useful < 2.0) return 1;
+    return useful >= double(max_threads) ? max_threads : int(useful);
+#else
+    (void)flops; (void)max_threads;
+    return 1;
+#endif
+}
+
+void* thread_workspace(std::size_t bytes) {
+    if (bytes <= t_ws.cap) return t_ws.ptr;
+    constexpr std::size_t kAlign = 64;
+    if (bytes > (std::size_t(1) << 62)) throw std::bad_alloc();
+    std::size_t size = (bytes + kAlign - 1) / kAlign * kAlign;
+    std::free(t_ws.ptr);
+    t_ws.ptr = nullptr;
+    t_ws.cap = 0;
+    void* p = std::aligned_alloc(kAlign, size);
+    if (p == nullptr) throw std::bad_alloc();
+    t_ws.ptr = p;
+    t_ws.cap = size;
+    return p;
+}
+
+const char* openmp_runtime() {
+#if defined(_OPENMP) && defined(__GNUC__) && !defined(__clang__)
+    return "libgomp";
+#elif defined(_OPENMP)
+    return "openmp";
+#else
+    return "none";
+#endif
+}
+
+}  // namespace nnmat

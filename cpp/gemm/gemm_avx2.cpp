@@ -1,0 +1,17 @@
+// GEMM kernels and driver for the avx2 path (compiled with this ISA's flags only).
+#define NNMAT_ISA_NS avx2
+#define NNMAT_ISA_NAME "avx2"
+#include "simd/avx2.h"
+
+#include <cstdint>
+
+namespace nnmat {
+namespace NNMAT_ISA_NS {
+template <class T> struct GemmShape;
+// 6 x 16 (float) / 6 x 8 (double): 12 accumulators + 2 B vectors + 1 broadcast of 16 ymm.
+template <> struct GemmShape<float>  { static constexpr int MR = 6, NV = 2; static constexpr int64_t MC = 480, KC = 256, NC = 4096; };
+template <> struct GemmShape<double> { static constexpr int MR = 6, NV = 2; static constexpr int64_t MC = 240, KC = 256, NC = 2048; };
+}  // namespace NNMAT_ISA_NS
+}  // namespace nnmat
+
+#include "gemm/gemm_driver.h"

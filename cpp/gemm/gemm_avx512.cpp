@@ -1,0 +1,17 @@
+// GEMM kernels and driver for the avx512 path (compiled with this ISA's flags only).
+#define NNMAT_ISA_NS avx512
+#define NNMAT_ISA_NAME "avx512"
+#include "simd/avx512.h"
+
+#include <cstdint>
+
+namespace nnmat {
+namespace NNMAT_ISA_NS {
+template <class T> struct GemmShape;
+// 12 x 32 (float) / 12 x 16 (double): 24 accumulators + 2 B vectors of 32 zmm.
+template <> struct GemmShape<float>  { static constexpr int MR = 12, NV = 2; static constexpr int64_t MC = 480, KC = 256, NC = 4096; };
+template <> struct GemmShape<double> { static constexpr int MR = 12, NV = 2; static constexpr int64_t MC = 240, KC = 256, NC = 2048; };
+}  // namespace NNMAT_ISA_NS
+}  // namespace nnmat
+
+#include "gemm/gemm_driver.h"

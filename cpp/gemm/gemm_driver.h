@@ -1,0 +1,294 @@
+// The portable GEMM driver (Goto/BLIS five loops, packing, threading), compiled
+// once per ISA. Each per-ISA translation unit defines NNMAT_ISA_NS, includes its
+// simd header, defines GemmShape<float> and GemmShape<double>, then this file.
+#pragma once
+#include <cstdint>
+#include <new>
+
+#include "common/threading.h"
+#include "dispatch/kernel_table.h"
+#include "gemm/gemm.h"
+#include "gemm/microkernel.h"
+
+namespace nnmat {
+namespace NNMAT_ISA_NS {
+
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
+
+template <class T>
+struct Gemm {
+    using V = Vec<T>;
+    static constexpr int MR = GemmShape<T>::MR;
+    static constexpr int NV = GemmShape<T>::NV;
+    static constexpr int NR = NV * V::lanes;
+
+    struct Blocking { int64_t mc, kc, nc; };
+    static Blocking blocking() {
+        const GemmBlockingOverride& o = gemm_blocking_override();
+        Blocking b{GemmShape<T>::MC, GemmShape<T>::KC, GemmShape<T>::NC};
+        if (o.mc > 0) b.mc = ceil_div(o.mc, MR) * MR;
+        if (o.kc > 0) b.kc = o.kc;
+        if (o.nc > 0) b.nc = ceil_div(o.nc, NR) * NR;
+        return b;
+    }
+
+    // Runs the micro-kernel instantiated for exactly `rows` rows (1..MR).
+    template <int R, bool P>
+    static inline void kernel_rows(int64_t rows, int64_t k, const T* a, int64_t lda, const T* b,
+                                   int64_t ldb, const Tile<T>& t) {
+        if constexpr (R > 0) {
+            if (rows == R) ukernel<T, MR, R, NV, P>(k, a, lda, b, ldb, t);
+            else kernel_rows<R - 1, P>(rows, k, a, lda, b, ldb, t);
+        }
+    }
+
+    // op(A) block (mb x kb) -> micro-panels of MR rows: dst[panel][p][r], zero-padded.
+    static void pack_a(int64_t mb, int64_t kb, const T* a, int64_t rsa, int64_t csa, T* dst) {
+        for (int64_t i = 0; i < mb; i += MR, dst += kb * MR) {
+            const int64_t rows = imin(MR, mb - i);
+            const T* src = a + i * rsa;
+            if (rows == MR && rsa == 1) {
+                for (int64_t p = 0; p < kb; ++p)
+                    for (int r = 0; r < MR; ++r) dst[p * MR + r] = src[p * csa + r];
+            } else if (rows == MR) {
+                for (int64_t p = 0; p < kb; ++p)
+                    for (int r = 0; r < MR; ++r) dst[p * MR + r] = src[r * rsa + p * csa];
+            } else {
+                for (int64_t p = 0; p < kb; ++p) {
+                    for (int64_t r = 0; r < rows; ++r) dst[p * MR + r] = src[r * rsa + p * csa];
+                    for (int64_t r = rows; r < MR; ++r) dst[p * MR + r] = T(0);
+                }
+            }
+        }
+    }
+
+    // op(B) block (kb x nb) -> micro-panels of NR columns: dst[panel][p][j], zero-padded.
+    static void pack_b(int64_t kb, int64_t nb, const T* b, int64_t rsb, int64_t csb, T* dst) {
+        if (csb == 1) {
+            // Row-major B: stream each row of the block once (long contiguous reads
+            // that the hardware prefetcher follows), scattering NR-wide pieces.
+            const int64_t full = nb / NR;
+            for (int64_t p = 0; p < kb; ++p) {
+                const T* src = b + p * rsb;
+                T* d = dst + p * NR;
+                for (int64_t jp = 0; jp < full; ++jp)
+                    for (int c = 0; c < NR; ++c) d[jp * kb * NR + c] = src[jp * NR + c];
+            }
+            if (full * NR == nb) return;
+            b += full * NR;
+            dst += full * kb * NR;
+            nb -= full * NR;
+        }
+        for (int64_t j = 0; j < nb; j += NR, dst += kb * NR) {
+            const int64_t cols = imin(NR, nb - j);
+            const T* src = b + j * csb;
+            if (cols == NR && csb == 1) {
+                for (int64_t p = 0; p < kb; ++p)
+                    for (int c = 0; c < NR; ++c) dst[p * NR + c] = src[p * rsb + c];
+            } else if (cols == NR) {
+                for (int64_t p = 0; p < kb; ++p)
+                    for (int c = 0; c < NR; ++c) dst[p * NR + c] = src[p * rsb + c * csb];
+            } else {
+                for (int64_t p = 0; p < kb; ++p) {
+                    for (int64_t c = 0; c < cols; ++c) dst[p * NR + c] = src[p * rsb + c * csb];
+                    for (int64_t c = cols; c < NR; ++c) dst[p * NR + c] = T(0);
+                }
+            }
+        }
+    }
+
+    static Tile<T> tile(const GemmProblem<T>& P, int64_t i, int64_t j, int64_t rows, int64_t cols,
+                        T beta, const T* bias) {
+        return Tile<T>{P.c + i * P.rsc + j * P.csc, P.rsc, P.csc, rows, cols, P.alpha, beta,
+                       bias ? bias + j * P.bias_stride : nullptr, P.bias_stride};
+    }
+
+    // B is read in place (unit column stride), A in place too when its column
+    // stride is 1 (else one MR x k panel at a time is packed). No k-blocking.
+    // Used when packing B would cost as much as the product (few rows) or when
+    // B is small enough to stay in L1/L2 while A streams past it.
+    static bool use_direct(const GemmProblem<T>& P) {
+        if (P.csb != 1) return false;
+        if (P.m <= 4 * MR) return true;
+        return P.csa == 1 && P.k * P.n * int64_t(sizeof(T)) <= 384 * 1024;
+    }
+
+    static void serial_direct(const GemmProblem<T>& P, T* abuf, T* bbuf) {
+        const int64_t n_full = P.n / NR * NR;
+        if (n_full < P.n) pack_b(P.k, P.n - n_full, P.b + n_full * P.csb, P.rsb, P.csb, bbuf);
+        // Short rows (tall-skinny A): fetch the next row block into L2 while this one is
+        // multiplied; its MR rows are read column by column, which the hardware
+        // prefetcher does not anticipate.
+        const bool prefetch_a = P.csa == 1 && P.k * int64_t(sizeof(T)) <= 2048;
+        for (int64_t i = 0; i < P.m; i += MR) {
+            const int64_t rows = imin(MR, P.m - i);
+            if (prefetch_a && i + MR < P.m) {
+                const int64_t next = imin(MR, P.m - i - MR);
+                for (int64_t r = 0; r < next; ++r) {
+                    const char* row = reinterpret_cast<const char*>(P.a + (i + MR + r) * P.rsa);
+                    for (int64_t off = 0; off < P.k * int64_t(sizeof(T)); off += 64) __builtin_prefetch(row + off, 0, 1);
+                }
+            }
+            for (int64_t j = 0; j < P.n; j += NR) {
+                const int64_t cols = imin(NR, P.n - j);
+                const T* bp = cols == NR ? P.b + j : bbuf;
+                const int64_t ldb = cols == NR ? P.rsb : NR;
+                const Tile<T> t = tile(P, i, j, rows, cols, P.beta, P.bias);
+                if (P.csa == 1) {
+                    kernel_rows<MR, false>(rows, P.k, P.a + i * P.rsa, P.rsa, bp, ldb, t);
+                } else {
+                    if (j == 0) pack_a(rows, P.k, P.a + i * P.rsa, P.rsa, P.csa, abuf);
+                    kernel_rows<MR, true>(rows, P.k, abuf, MR, bp, ldb, t);
+                }
+            }
+        }
+    }
+
+    static void serial_packed(const GemmProblem<T>& P, const Blocking& bl, T* abuf, T* bbuf) {
+        for (int64_t jc = 0; jc < P.n; jc += bl.nc) {
+            const int64_t nb = imin(bl.nc, P.n - jc);
+            for (int64_t pc = 0; pc < P.k; pc += bl.kc) {
+                const int64_t kb = imin(bl.kc, P.k - pc);
+                pack_b(kb, nb, P.b + pc * P.rsb + jc * P.csb, P.rsb, P.csb, bbuf);
+                const T beta = pc == 0 ? P.beta : T(1);
+                const T* bias = pc + kb == P.k ? P.bias : nullptr;
+                for (int64_t ic = 0; ic < P.m; ic += bl.mc) {
+                    const int64_t mb = imin(bl.mc, P.m - ic);
+                    pack_a(mb, kb, P.a + ic * P.rsa + pc * P.csa, P.rsa, P.csa, abuf);
+                    for (int64_t jr = 0; jr < nb; jr += NR) {
+                        const int64_t cols = imin(NR, nb - jr);
+                        for (int64_t ir = 0; ir < mb; ir += MR) {
+                            const int64_t rows = imin(MR, mb - ir);
+                            const Tile<T> t = tile(P, ic + ir, jc + jr, rows, cols, beta, bias);
+                            kernel_rows<MR, true>(rows, kb, abuf + ir * kb, MR, bbuf + jr * kb, NR, t);
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    // C = beta * C (+ bias): the product term vanishes (k == 0 or alpha == 0).
+    static void scale_c(const GemmProblem<T>& P) {
+        for (int64_t i = 0; i < P.m; ++i) {
+            T* cr = P.c + i * P.rsc;
+            for (int64_t j = 0; j < P.n; ++j) {
+                T x = P.beta == T(0) ? T(0) : P.beta * cr[j * P.csc];
+                if (P.bias != nullptr) x = x + P.bias[j * P.bias_stride];
+                cr[j * P.csc] = x;
+            }
+        }
+    }
+
+    // Splits C into a tm x tn grid of blocks (whole micro-tiles each), choosing
+    // the grid that minimises the data each thread packs.
+    static void choose_grid(const GemmProblem<T>& P, int nt, int& tm, int& tn) {
+        const int64_t mu = ceil_div(P.m, MR), nu = ceil_div(P.n, NR);
+        tm = 1; tn = 1;
+        double best = -1;
+        for (int t = nt; t >= 1; --t) {
+            for (int a = 1; a <= t; ++a) {
+                if (t % a) continue;
+                const int b = t / a;
+                if (a > mu || b > nu) continue;
+                const double cost = double(ceil_div(mu, a) * MR) + double(ceil_div(nu, b) * NR);
+                if (best < 0 || cost < best) { best = cost; tm = a; tn = b; }
+            }
+            if (best >= 0) return;
+        }
+    }
+
+    static void run(const GemmProblem<T>& P, int nthreads) {
+        if (P.m <= 0 || P.n <= 0) return;
+        if (P.k <= 0 || P.alpha == T(0)) { scale_c(P); return; }
+        const bool direct = use_direct(P);
+        const Blocking bl = blocking();
+        int nt = threads_for_flops(2.0 * double(P.m) * double(P.n) * double(P.k), nthreads);
+        int tm = 1, tn = 1;
+        if (nt > 1) choose_grid(P, nt, tm, tn);
+        nt = tm * tn;
+
+        // Per-thread scratch: A panels and B panels, carved from the caller's workspace.
+        int64_t a_elems, b_elems;
+        if (direct) {
+            a_elems = P.csa == 1 ? 0 : int64_t(MR) * P.k;
+            b_elems = P.n % NR ? int64_t(NR) * P.k : 0;
+        } else {
+            a_elems = bl.mc * imin(bl.kc, P.k);
+            b_elems = imin(bl.kc, P.k) * ceil_div(imin(bl.nc, P.n), NR) * NR;
+        }
+        a_elems = ceil_div(a_elems, 64) * 64;
+        b_elems = ceil_div(b_elems, 64) * 64;
+        const double bytes = double(a_elems + b_elems) * double(sizeof(T)) * nt;
+        if (bytes > 9.0e18) throw std::bad_alloc();
+        T* ws = static_cast<T*>(thread_workspace(std::size_t((a_elems + b_elems) * nt) * sizeof(T)));
+
+        auto block = [&](int t) {
+            const int ti = t / tn, tj = t % tn;
+            const int64_t mu = ceil_div(P.m, MR), nu = ceil_div(P.n, NR);
+            const int64_t r0 = imin(P.m, (mu * ti / tm) * MR), r1 = imin(P.m, (mu * (ti + 1) / tm) * MR);
+            const int64_t c0 = imin(P.n, (nu * tj / tn) * NR), c1 = imin(P.n, (nu * (tj + 1) / tn) * NR);
+            if (r1 <= r0 || c1 <= c0) return;
+            GemmProblem<T> S = P;
+            S.m = r1 - r0; S.n = c1 - c0;
+            S.a = P.a + r0 * P.rsa;
+            S.b = P.b + c0 * P.csb;
+            S.c = P.c + r0 * P.rsc + c0 * P.csc;
+            if (P.bias) S.bias = P.bias + c0 * P.bias_stride;
+            T* abuf = ws + int64_t(t) * (a_elems + b_elems);
+            T* bbuf = abuf + a_elems;
+            if (direct) serial_direct(S, abuf, bbuf);
+            else serial_packed(S, bl, abuf, bbuf);
+        };
+        if (nt == 1) { block(0); return; }
+#pragma omp parallel num_threads(nt)
+        {
+            const int team = omp_team_size();
+            for (int t = omp_thread_id(); t < nt; t += team) block(t);
+        }
+    }
+};
+
+template <class T>
+void gemm_entry(const GemmProblem<T>& P, int nthreads) { Gemm<T>::run(P, nthreads); }
+
+// Independent FMA chains: enough of them to cover latency x throughput.
+template <class T>
+double fma_probe(int64_t iters) {
+    using V = Vec<T>;
+    constexpr int CH = 12;
+    typename V::reg acc[CH];
+#pragma GCC unroll 16
+    for (int c = 0; c < CH; ++c) acc[c] = V::bcast(T(0.01) * T(c));
+    const auto x = V::bcast(T(0.999)), y = V::bcast(T(0.001));
+    for (int64_t i = 0; i < iters; ++i) {
+#pragma GCC unroll 16
+        for (int c = 0; c < CH; ++c) acc[c] = V::fma(acc[c], x, y);
+    }
+    alignas(64) T out[V::lanes];
+    double s = 0;
+    for (int c = 0; c < CH; ++c) {
+        V::store(out, acc[c]);
+        for (int l = 0; l < V::lanes; ++l) s += double(out[l]);
+    }
+    return s;
+}
+template <class T>
+constexpr int64_t fma_probe_flops() { return 12 * 2 * Vec<T>::lanes; }
+
+extern const KernelTable kernel_table;
+const KernelTable kernel_table = {
+    NNMAT_ISA_NAME,
+    &gemm_entry<float>,
+    &gemm_entry<double>,
+    &fma_probe<float>,
+    &fma_probe<double>,
+    fma_probe_flops<float>(),
+    fma_probe_flops<double>(),
+    Gemm<float>::MR, Gemm<float>::NR,
+    Gemm<double>::MR, Gemm<double>::NR,
+};
+
+}  // namespace NNMAT_ISA_NS
+}  // namespace nnmat

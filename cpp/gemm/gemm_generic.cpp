@@ -1,0 +1,16 @@
+// GEMM kernels and driver for the generic path (compiled with this ISA's flags only).
+#define NNMAT_ISA_NS generic
+#define NNMAT_ISA_NAME "generic"
+#include "simd/generic.h"
+
+#include <cstdint>
+
+namespace nnmat {
+namespace NNMAT_ISA_NS {
+template <class T> struct GemmShape;
+template <> struct GemmShape<float>  { static constexpr int MR = 4, NV = 2; static constexpr int64_t MC = 256, KC = 256, NC = 2048; };
+template <> struct GemmShape<double> { static constexpr int MR = 4, NV = 2; static constexpr int64_t MC = 128, KC = 256, NC = 2048; };
+}  // namespace NNMAT_ISA_NS
+}  // namespace nnmat
+
+#include "gemm/gemm_driver.h"

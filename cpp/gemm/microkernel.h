@@ -1,0 +1,105 @@
+// GEMM micro-kernel, written once against Vec<T> (cpp/simd/) and compiled per ISA.
+// The contract is in cpp/gemm/KERNELS.md. No threads, no CPU detection here.
+#pragma once
+#include <cstdint>
+
+namespace nnmat {
+namespace NNMAT_ISA_NS {
+
+// Where and how a micro-tile of C is written.
+template <class T>
+struct Tile {
+    T* c; int64_t rsc, csc;
+    int64_t m, n;                 // valid rows / columns of the tile (<= MROWS, <= NR)
+    T alpha, beta;                // beta == 0: C is not read
+    const T* bias; int64_t bias_stride;   // per column, may be null
+};
+
+// C tile = alpha * acc + beta * C (+ bias). The vector path and the element path
+// perform the same operations in the same order, so an element's value does not
+// depend on whether it sits in a full or an edge tile.
+template <class T, int MROWS, int NV>
+inline void write_tile(typename Vec<T>::reg (&acc)[MROWS][NV], const Tile<T>& t) {
+    using V = Vec<T>;
+    constexpr int L = V::lanes, NR = NV * L;
+    const bool full = t.m == MROWS && t.n == NR && t.csc == 1 && (t.bias == nullptr || t.bias_stride == 1);
+    if (full) {
+        const auto al = V::bcast(t.alpha);
+        const auto be = V::bcast(t.beta);
+#pragma GCC unroll 16
+        for (int r = 0; r < MROWS; ++r) {
+            T* cr = t.c + r * t.rsc;
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; ++v) {
+                auto x = V::mul(al, acc[r][v]);
+                if (t.beta != T(0)) x = V::fma(be, V::load(cr + v * L), x);
+                if (t.bias != nullptr) x = V::add(x, V::load(t.bias + v * L));
+                V::store(cr + v * L, x);
+            }
+        }
+        return;
+    }
+    alignas(64) T buf[MROWS][NR];
+#pragma GCC unroll 16
+    for (int r = 0; r < MROWS; ++r)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) V::store(&buf[r][v * L], acc[r][v]);
+    for (int64_t r = 0; r < t.m; ++r) {
+        T* cr = t.c + r * t.rsc;
+        for (int64_t j = 0; j < t.n; ++j) {
+            T x = t.alpha * buf[r][j];
+            if (t.beta != T(0)) x = V::fma1(t.beta, cr[j * t.csc], x);
+            if (t.bias != nullptr) x = x + t.bias[j * t.bias_stride];
+            cr[j * t.csc] = x;
+        }
+    }
+}
+
+// acc(r, :) = sum_p A(r, p) * B(p, 0:NR) for r < MROWS, then write_tile.
+//   A packed (APACKED): a[p * MR + r]   (a micro-panel, zero-padded to MR rows)
+//   A direct:           a[r * lda + p]  (rows of a row-major matrix, unit column stride)
+//   B:                  b[p * ldb + j]  (ldb = NR for a packed panel, the row stride otherwise)
+template <class T, int MR, int MROWS, int NV, bool APACKED>
+void ukernel(int64_t k, const T* __restrict a, int64_t lda, const T* __restrict b, int64_t ldb,
+             const Tile<T>& t) {
+    using V = Vec<T>;
+    using R = typename V::reg;
+    constexpr int L = V::lanes;
+    // Start fetching the C tile now: it is needed only after the k loop, and
+    // its rows are far apart in memory (a miss per row would stall the write-back).
+    if (t.csc == 1) {
+        constexpr int kLines = (NV * L * int(sizeof(T)) + 63) / 64;
+#pragma GCC unroll 16
+        for (int r = 0; r < MROWS; ++r)
+#pragma GCC unroll 4
+            for (int l = 0; l < kLines; ++l)
+                __builtin_prefetch(t.c + r * t.rsc + l * (64 / int(sizeof(T))), 1, 3);
+    }
+    R acc[MROWS][NV];
+#pragma GCC unroll 16
+    for (int r = 0; r < MROWS; ++r)
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
+
+    // Packed A is read sequentially; asking for it a few steps ahead keeps the
+    // loads of the broadcasts off the critical path when a panel starts cold.
+    constexpr int kPrefetchA = 8;
+    for (int64_t p = 0; p < k; ++p) {
+        if (APACKED) __builtin_prefetch(a + kPrefetchA * MR, 0, 3);
+        R bv[NV];
+#pragma GCC unroll 8
+        for (int v = 0; v < NV; ++v) bv[v] = V::load(b + v * L);
+#pragma GCC unroll 16
+        for (int r = 0; r < MROWS; ++r) {
+            const R ar = V::bcast(APACKED ? a[r] : a[r * lda]);
+#pragma GCC unroll 8
+            for (int v = 0; v < NV; ++v) acc[r][v] = V::fma(ar, bv[v], acc[r][v]);
+        }
+        a += APACKED ? MR : 1;
+        b += ldb;
+    }
+    write_tile<T, MROWS, NV>(acc, t);
+}
+
+}  // namespace NNMAT_ISA_NS
+}  // namespace nnmat

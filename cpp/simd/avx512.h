@@ -1,0 +1,39 @@
+// 512-bit vectors, AVX-512 F/DQ/BW/VL. Included only by translation units
+// compiled with the AVX-512 flags (namespace nnmat::avx512).
+#pragma once
+#include <immintrin.h>
+#include <cstdint>
+
+namespace nnmat {
+namespace NNMAT_ISA_NS {
+
+template <class T> struct Vec;
+
+template <> struct Vec<float> {
+    static constexpr int lanes = 16;
+    using reg = __m512;
+    static inline reg zero() { return _mm512_setzero_ps(); }
+    static inline reg load(const float* p) { return _mm512_loadu_ps(p); }
+    static inline void store(float* p, reg a) { _mm512_storeu_ps(p, a); }
+    static inline reg bcast(float x) { return _mm512_set1_ps(x); }
+    static inline reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
+    static inline reg mul(reg a, reg b) { return _mm512_mul_ps(a, b); }
+    static inline reg fma(reg a, reg b, reg c) { return _mm512_fmadd_ps(a, b, c); }
+    static inline float fma1(float a, float b, float c) { return __builtin_fmaf(a, b, c); }
+};
+
+template <> struct Vec<double> {
+    static constexpr int lanes = 8;
+    using reg = __m512d;
+    static inline reg zero() { return _mm512_setzero_pd(); }
+    static inline reg load(const double* p) { return _mm512_loadu_pd(p); }
+    static inline void store(double* p, reg a) { _mm512_storeu_pd(p, a); }
+    static inline reg bcast(double x) { return _mm512_set1_pd(x); }
+    static inline reg add(reg a, reg b) { return _mm512_add_pd(a, b); }
+    static inline reg mul(reg a, reg b) { return _mm512_mul_pd(a, b); }
+    static inline reg fma(reg a, reg b, reg c) { return _mm512_fmadd_pd(a, b, c); }
+    static inline double fma1(double a, double b, double c) { return __builtin_fma(a, b, c); }
+};
+
+}  // namespace NNMAT_ISA_NS
+}  // namespace nnmat

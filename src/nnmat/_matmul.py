@@ -1,0 +1,307 @@
+"""Matrix products: matmul (numpy semantics), gemm (BLAS semantics), linear (torch semantics)."""
+from __future__ import annotations
+
+import math
+import numbers
+from typing import Any, Optional
+
+import numpy as np
+
+from . import _core
+
+__all__ = ["matmul", "gemm", "linear"]
+
+_F32 = np.dtype(np.float32)
+_F64 = np.dtype(np.float64)
+_MATMUL2D = {_F32: _core.matmul2d_f32, _F64: _core.matmul2d_f64}
+_MATMUL_INTO = {_F32: _core.matmul_into_f32, _F64: _core.matmul_into_f64}
+_GEMM_INTO = {_F32: _core.gemm_into_f32, _F64: _core.gemm_into_f64}
+_SIGNATURE = "(n?,k),(k,m?)->(n?,m?)"
+
+
+def _float_dtype(func: str, *arrays: Any) -> np.dtype:
+    """The float dtype a kernel computes in: numpy's promotion, integers/bools -> float64."""
+    try:
+        dt = np.result_type(*arrays)
+    except TypeError as e:
+        raise TypeError(f"{func}: unsupported input dtypes ({e})") from None
+    if dt == _F32 or dt == _F64:
+        return _F32 if dt == _F32 else _F64
+    if dt.kind in "biu":
+        return _F64
+    if dt.kind == "f" and dt.itemsize < 4:
+        return _F32
+    raise TypeError(f"{func}: expected real floating-point (or integer/bool) data, got dtype {dt}")
+
+
+def _as(x: np.ndarray, dt: np.dtype) -> np.ndarray:
+    """x as dtype dt, native byte order, strides a multiple of the item size (at most one copy)."""
+    x = x.astype(dt, copy=False)
+    if any(s % dt.itemsize for s in x.strides):
+        x = np.ascontiguousarray(x)
+    return x
+
+
+def _check_out(out: Any, func: str) -> np.ndarray:
+    if not isinstance(out, np.ndarray):
+        raise TypeError(f"{func}: out must be a numpy.ndarray, got {type(out).__name__}")
+    if not out.flags.writeable:
+        raise ValueError(f"{func}: out is read-only")
+    return out
+
+
+def matmul(a: Any, b: Any, out: Optional[np.ndarray] = None) -> Any:
+    """Matrix product with the semantics of :func:`numpy.matmul`.
+
+    1-D operands are promoted to matrices (a row for ``a``, a column for ``b``) and the
+    added dimension is removed from the result; N-D operands are stacks of matrices
+    whose leading (batch) dimensions broadcast. float32 and float64 run in nnmat's
+    kernels (mixed float32/float64 computes in float64, integers/bools are promoted
+    as numpy promotes them); any other dtype (complex, float16, integers only) is
+    handed to ``numpy.matmul`` so that the function is a safe drop-in. Object arrays
+    are rejected with TypeError.
+
+    Parameters
+    ----------
+    a, b : array_like
+        Operands; not modified.
+    out : ndarray, optional
+        Where to write the result; must have the result's shape, be writeable and
+        have a dtype the result can be cast to (``same_kind``). May overlap ``a`` or
+        ``b`` (the result is then computed in a temporary first).
+
+    Returns
+    -------
+    ndarray or scalar
+        ``a @ b`` (a scalar for two 1-D operands, as numpy); ``out`` when given.
+    """
+    if out is None and type(a) is np.ndarray and type(b) is np.ndarray:
+        dt = a.dtype
+        if dt is b.dtype and a.ndim == 2 and b.ndim == 2:
+            f = _MATMUL2D.get(dt)
+            if f is not None:
+                try:
+                    return f(a, b)
+                except ValueError:
+                    pass  # unusual strides or mismatched shapes: the general path copies or explains
+    return _matmul_general(a, b, out)
+
+
+def _matmul_general(a: Any, b: Any, out: Optional[np.ndarray]) -> Any:
+    a = np.asarray(a)
+    b = np.asarray(b)
+    for i, x in enumerate((a, b)):
+        if x.ndim == 0:
+            raise ValueError(
+                f"matmul: Input operand {i} does not have enough dimensions (has 0, gufunc core "
+                f"with signature {_SIGNATURE} requires 1)"
+            )
+    if a.dtype == object or b.dtype == object:
+        raise TypeError("matmul: object arrays are not supported; convert to a numeric dtype first")
+    if out is not None:
+        out = _check_out(out, "matmul")
+    dt = np.result_type(a, b)
+    if dt.kind in "biu" or dt not in (_F32, _F64):
+        # Not a float32/float64 computation (integers, complex, float16, ...): numpy's job.
+        return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
+    dt = _F32 if dt == _F32 else _F64
+    a = _as(a, dt)
+    b = _as(b, dt)
+    a2 = a[np.newaxis, :] if a.ndim == 1 else a
+    b2 = b[:, np.newaxis] if b.ndim == 1 else b
+    k = a2.shape[-1]
+    if b2.shape[-2] != k:
+        raise ValueError(
+            f"matmul: Input operand 1 has a mismatch in its core dimension 0, with gufunc signature "
+            f"{_SIGNATURE} (size {b2.shape[-2]} is different from {k})"
+        )
+    try:
+        batch = np.broadcast_shapes(a2.shape[:-2], b2.shape[:-2])
+    except ValueError:
+        raise ValueError(
+            f"matmul: operands could not be broadcast together: batch shapes {a2.shape[:-2]} "
+            f"and {b2.shape[:-2]} (full shapes {a.shape} and {b.shape})"
+        ) from None
+    m, n = a2.shape[-2], b2.shape[-1]
+    full_shape = batch + (m, n)
+    shape = batch + ((m,) if a.ndim > 1 else ()) + ((n,) if b.ndim > 1 else ())
+
+    a3 = np.broadcast_to(a2, batch + a2.shape[-2:])
+    b3 = np.broadcast_to(b2, batch + b2.shape[-2:])
+    if out is None:
+        c = np.empty(full_shape, dt)
+        _MATMUL_INTO[dt](a3, b3, c)
+        result = c.reshape(shape)
+        return result[()] if result.ndim == 0 else result
+
+    if out.shape != shape:
+        raise ValueError(f"matmul: out has shape {out.shape}, but the result has shape {shape}")
+    if out.dtype != dt and not np.can_cast(dt, out.dtype, "same_kind"):
+        raise TypeError(
+            f"matmul: cannot cast the result from dtype {dt} to out's dtype {out.dtype} "
+            f"with casting rule 'same_kind'"
+        )
+    direct = (
+        out.dtype == dt
+        and out.dtype.isnative
+        and not any(s % dt.itemsize for s in out.strides)
+        and not np.may_share_memory(out, a)
+        and not np.may_share_memory(out, b)
+    )
+    if direct:
+        if a.ndim == 1 and b.ndim == 1:
+            c = out[np.newaxis, np.newaxis]
+        elif a.ndim == 1:
+            c = out[..., np.newaxis, :]
+        elif b.ndim == 1:
+            c = out[..., np.newaxis]
+        else:
+            c = out
+        _MATMUL_INTO[dt](a3, b3, c)
+    else:
+        c = np.empty(full_shape, dt)
+        _MATMUL_INTO[dt](a3, b3, c)
+        np.copyto(out, c.reshape(shape), casting="same_kind")
+    return out
+
+
+def _real_scalar(x: Any, name: str) -> float:
+    if isinstance(x, np.ndarray) and x.ndim == 0:
+        x = x[()]
+    if isinstance(x, (bool, np.bool_)) or not isinstance(x, numbers.Real):
+        raise TypeError(f"gemm: {name} must be a real number, got {type(x).__name__} {x!r}")
+    return float(x)
+
+
+def gemm(
+    a: Any,
+    b: Any,
+    c: Optional[np.ndarray] = None,
+    *,
+    alpha: float = 1.0,
+    beta: float = 0.0,
+    trans_a: bool = False,
+    trans_b: bool = False,
+) -> np.ndarray:
+    """General matrix multiply with BLAS semantics: ``c = alpha * op(a) @ op(b) + beta * c``.
+
+    ``op(x)`` is ``x.T`` when ``trans_x`` is true, else ``x``; transposes are views and
+    are never copied. As in BLAS, ``beta == 0`` means ``c`` is not read (NaN in it is
+    overwritten) and ``alpha == 0`` means ``a`` and ``b`` are not read.
+
+    Parameters
+    ----------
+    a, b : array_like, 2-D
+        Operands (converted to ``c``'s dtype, or to their promoted float dtype).
+    c : ndarray, 2-D, optional
+        float32 or float64 output of shape ``(op(a).shape[0], op(b).shape[1])``, updated
+        in place. When omitted a new array is returned and ``beta`` is ignored.
+    alpha, beta : float
+        Scalars of the update.
+    trans_a, trans_b : bool
+        Use the transpose of ``a`` / ``b``.
+
+    Returns
+    -------
+    ndarray
+        ``c``.
+    """
+    a = np.asarray(a)
+    b = np.asarray(b)
+    for name, x in (("a", a), ("b", b)):
+        if x.ndim != 2:
+            raise ValueError(f"gemm: {name} must be 2-D, got shape {x.shape}")
+    alpha = _real_scalar(alpha, "alpha")
+    beta = _real_scalar(beta, "beta")
+    if c is None:
+        dt = _float_dtype("gemm", a, b)
+    else:
+        c = _check_out(c, "gemm")
+        if c.dtype not in (_F32, _F64):
+            raise TypeError(f"gemm: c must be float32 or float64, got dtype {c.dtype}")
+        if c.ndim != 2:
+            raise ValueError(f"gemm: c must be 2-D, got shape {c.shape}")
+        dt = _F32 if c.dtype == _F32 else _F64
+        _float_dtype("gemm", a, b)  # rejects complex/object inputs
+    a = _as(a, dt)
+    b = _as(b, dt)
+    opa = a.T if trans_a else a
+    opb = b.T if trans_b else b
+    if opa.shape[1] != opb.shape[0]:
+        raise ValueError(
+            f"gemm: inner dimensions differ: op(a) has shape {opa.shape}, op(b) has shape {opb.shape}"
+        )
+    if c is None:
+        c = np.empty((opa.shape[0], opb.shape[1]), dt)
+        _GEMM_INTO[dt](opa, opb, c, alpha, 0.0)
+        return c
+    if c.shape != (opa.shape[0], opb.shape[1]):
+        raise ValueError(
+            f"gemm: c has shape {c.shape}, expected {(opa.shape[0], opb.shape[1])} for "
+            f"op(a) {opa.shape} @ op(b) {opb.shape}"
+        )
+    if (
+        not c.dtype.isnative
+        or any(s % dt.itemsize for s in c.strides)
+        or np.may_share_memory(c, a)
+        or np.may_share_memory(c, b)
+    ):
+        tmp = np.array(c, dtype=dt, copy=True)
+        _GEMM_INTO[dt](opa, opb, tmp, alpha, beta)
+        c[...] = tmp
+    else:
+        _GEMM_INTO[dt](opa, opb, c, alpha, beta)
+    return c
+
+
+def linear(x: Any, weight: Any, bias: Any = None, activation: Optional[str] = None) -> np.ndarray:
+    """Affine map of :func:`torch.nn.functional.linear`: ``x @ weight.T + bias``.
+
+    The bias is added in the GEMM epilogue while each output tile is in registers;
+    ``weight.T`` is read in place, never materialised.
+
+    Parameters
+    ----------
+    x : array_like, shape (..., in_features)
+    weight : array_like, shape (out_features, in_features)
+    bias : array_like, shape (out_features,), optional
+    activation : None
+        Reserved for fused activations; only ``None`` is supported in this version.
+
+    Returns
+    -------
+    ndarray, shape (..., out_features)
+        In the promoted float dtype of the inputs (float32 when all are float32).
+    """
+    if activation is not None:
+        raise ValueError(
+            f"linear: activation {activation!r} is not supported; this version fuses only the "
+            "bias (activation=None)"
+        )
+    x = np.asarray(x)
+    weight = np.asarray(weight)
+    if weight.ndim != 2:
+        raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
+    if x.ndim < 1:
+        raise ValueError("linear: x must have at least 1 dimension (..., in_features)")
+    out_features, in_features = weight.shape
+    if x.shape[-1] != in_features:
+        raise ValueError(
+            f"linear: x has {x.shape[-1]} features in its last dimension but weight expects "
+            f"{in_features}: shapes {x.shape} and {weight.shape} cannot be multiplied"
+        )
+    arrays = (x, weight) if bias is None else (x, weight, np.asarray(bias))
+    dt = _float_dtype("linear", *arrays)
+    if bias is not None:
+        bias = _as(np.asarray(bias), dt)
+        if bias.shape != (out_features,):
+            raise ValueError(f"linear: bias must have shape ({out_features},), got {bias.shape}")
+    lead = x.shape[:-1]
+    rows = math.prod(lead)
+    x2 = _as(x, dt).reshape(rows, in_features)
+    w = _as(weight, dt)
+    out = np.empty((rows, out_features), dt)
+    _GEMM_INTO[dt](x2, w.T, out, 1.0, 0.0, bias)
+    return out.reshape(lead + (out_features,))
+
+
