@@ -74,6 +74,27 @@ def test_matmul_with_tiny_cache_blocking_override(isa, rng, dtype):
     assert_matmul_close(c, a, b)
 
 
+# Sizes on both sides of every path boundary of the driver: micro-tile rows and
+# columns of each ISA, the "few rows" direct path (m <= 4 MR), the tall direct
+# path with a ragged last column strip, in-place vs packed A.
+_SWEEP_M = (1, 5, 11, 12, 13, 25, 47, 48, 49, 60, 97, 200)
+_SWEEP_N = (1, 7, 16, 17, 31, 33, 40, 100)
+_SWEEP_K = (1, 10, 300)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("a_layout", ["C", "T"])
+def test_matmul_path_boundary_sweep(isa, rng, dtype, a_layout):
+    for k in _SWEEP_K:
+        for n in _SWEEP_N:
+            b = random_array(rng, (k, n), dtype)
+            for m in _SWEEP_M:
+                a = random_array(rng, (m, k), dtype)
+                if a_layout == "T":
+                    a = np.ascontiguousarray(a.T).T
+                assert_matmul_close(nnmat.matmul(a, b), a, b)
+
+
 @pytest.mark.parametrize("dtype", FLOATS)
 def test_matmul_zero_inner_dimension_gives_zeros(isa, dtype):
     a = np.empty((4, 0), dtype)

@@ -9,8 +9,8 @@ namespace nnmat {
 namespace NNMAT_ISA_NS {
 template <class T> struct GemmShape;
 // 12 x 32 (float) / 12 x 16 (double): 24 accumulators + 2 B vectors of 32 zmm.
-template <> struct GemmShape<float>  { static constexpr int MR = 12, NV = 2; static constexpr int64_t MC = 480, KC = 256, NC = 4096; };
-template <> struct GemmShape<double> { static constexpr int MR = 12, NV = 2; static constexpr int64_t MC = 240, KC = 256, NC = 2048; };
+template <> struct GemmShape<float>  { static constexpr int MR = 12, NV = 2; static constexpr int64_t MC = 192, KC = 1024, NC = 4096, DIRECT_B_BYTES = 393216; };
+template <> struct GemmShape<double> { static constexpr int MR = 12, NV = 2; static constexpr int64_t MC = 120, KC = 512, NC = 2048, DIRECT_B_BYTES = 393216; };
 }  // namespace NNMAT_ISA_NS
 }  // namespace nnmat
 

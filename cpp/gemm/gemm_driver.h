@@ -66,14 +66,18 @@ struct Gemm {
     // op(B) block (kb x nb) -> micro-panels of NR columns: dst[panel][p][j], zero-padded.
     static void pack_b(int64_t kb, int64_t nb, const T* b, int64_t rsb, int64_t csb, T* dst) {
         if (csb == 1) {
-            // Row-major B: stream each row of the block once (long contiguous reads
-            // that the hardware prefetcher follows), scattering NR-wide pieces.
+            // Row-major B: walk the rows in bands of 8, so that reads are 8
+            // sequential streams and writes are 8*NR contiguous elements per panel
+            // (one row at a time would scatter writes over every panel's pages).
             const int64_t full = nb / NR;
-            for (int64_t p = 0; p < kb; ++p) {
-                const T* src = b + p * rsb;
-                T* d = dst + p * NR;
-                for (int64_t jp = 0; jp < full; ++jp)
-                    for (int c = 0; c < NR; ++c) d[jp * kb * NR + c] = src[jp * NR + c];
+            constexpr int64_t kBand = 8;
+            for (int64_t p0 = 0; p0 < kb; p0 += kBand) {
+                const int64_t pe = imin(kb, p0 + kBand);
+                for (int64_t jp = 0; jp < full; ++jp) {
+                    T* d = dst + jp * kb * NR;
+                    for (int64_t p = p0; p < pe; ++p)
+                        for (int c = 0; c < NR; ++c) d[p * NR + c] = b[p * rsb + jp * NR + c];
+                }
             }
             if (full * NR == nb) return;
             b += full * NR;
@@ -107,45 +111,69 @@ struct Gemm {
     // B is read in place (unit column stride), A in place too when its column
     // stride is 1 (else one MR x k panel at a time is packed). No k-blocking.
     // Used when packing B would cost as much as the product (few rows) or when
-    // B is small enough to stay in L1/L2 while A streams past it.
+    // B is small enough to stay in cache while A streams past it: L2 for the
+    // wide AVX-512 tile (2 B lines per 24 FMA cycles), L1 for narrower tiles,
+    // whose higher load rate cannot hide L2 latency on strided B rows.
     static bool use_direct(const GemmProblem<T>& P) {
         if (P.csb != 1) return false;
         if (P.m <= 4 * MR) return true;
-        return P.csa == 1 && P.k * P.n * int64_t(sizeof(T)) <= 384 * 1024;
+        return P.csa == 1 && P.k * P.n * int64_t(sizeof(T)) <= GemmShape<T>::DIRECT_B_BYTES;
+    }
+
+    // Row-major A is read in place, without packing, unless its row stride is a
+    // multiple of 4 KiB: then the MR rows read together map to one L1 set and
+    // evict each other, and a packed copy is faster.
+    static bool a_in_place(const GemmProblem<T>& P) {
+        return P.csa == 1 && P.rsa > 0 && (P.rsa * int64_t(sizeof(T))) % 4096 != 0;
     }
 
     static void serial_direct(const GemmProblem<T>& P, T* abuf, T* bbuf) {
         const int64_t n_full = P.n / NR * NR;
         if (n_full < P.n) pack_b(P.k, P.n - n_full, P.b + n_full * P.csb, P.rsb, P.csb, bbuf);
-        // Short rows (tall-skinny A): fetch the next row block into L2 while this one is
-        // multiplied; its MR rows are read column by column, which the hardware
-        // prefetcher does not anticipate.
-        const bool prefetch_a = P.csa == 1 && P.k * int64_t(sizeof(T)) <= 2048;
-        for (int64_t i = 0; i < P.m; i += MR) {
-            const int64_t rows = imin(MR, P.m - i);
-            if (prefetch_a && i + MR < P.m) {
-                const int64_t next = imin(MR, P.m - i - MR);
-                for (int64_t r = 0; r < next; ++r) {
-                    const char* row = reinterpret_cast<const char*>(P.a + (i + MR + r) * P.rsa);
+        const bool inplace = a_in_place(P);
+        // Rows in equal blocks of at most MR (8 rows on a 6-row kernel: 4 + 4,
+        // not 6 + a latency-bound 2). A tall A streamed from memory uses blocks of
+        // at most 8 rows: fewer row pointers in registers, a smaller C tile to fetch.
+        const bool streaming = P.m * P.k * int64_t(sizeof(T)) > (int64_t(1) << 19);
+        const int64_t rb = P.m <= 4 * MR ? ceil_div(P.m, ceil_div(P.m, MR)) : (streaming ? imin(MR, 8) : MR);
+        auto step = [&](int64_t i, int64_t j, const T* apanel) {
+            const int64_t rows = imin(rb, P.m - i), cols = imin(NR, P.n - j);
+            const T* bp = cols == NR ? P.b + j : bbuf;
+            const int64_t ldb = cols == NR ? P.rsb : NR;
+            const Tile<T> t = tile(P, i, j, rows, cols, P.beta, P.bias);
+            if (inplace) kernel_rows<MR, false>(rows, P.k, P.a + i * P.rsa, P.rsa, bp, ldb, t);
+            else kernel_rows<MR, true>(rows, P.k, apanel, MR, bp, ldb, t);
+        };
+        if (P.m <= 4 * MR) {
+            // Few rows: pack A once (at most 4 panels); each column strip of B is
+            // read once from memory and reused, hot in L1, by every row block.
+            if (!inplace)
+                for (int64_t i = 0, q = 0; i < P.m; i += rb, ++q)
+                    pack_a(imin(rb, P.m - i), P.k, P.a + i * P.rsa, P.rsa, P.csa, abuf + q * MR * P.k);
+            for (int64_t j = 0; j < P.n; j += NR)
+                for (int64_t i = 0, q = 0; i < P.m; i += rb, ++q) step(i, j, abuf + q * MR * P.k);
+            return;
+        }
+        // Tall A (B stays in cache). In place and streamed from memory: fetch the
+        // next row block into L2 while this one is multiplied (its rows are read column by column, which
+        // the hardware prefetcher does not anticipate). Else: pack each block.
+        for (int64_t i = 0; i < P.m; i += rb) {
+            if (!inplace) {
+                pack_a(imin(rb, P.m - i), P.k, P.a + i * P.rsa, P.rsa, P.csa, abuf);
+            } else if (streaming) {
+                for (int64_t r = i + rb; r < imin(P.m, i + 2 * rb); ++r) {
+                    const char* row = reinterpret_cast<const char*>(P.a + r * P.rsa);
                     for (int64_t off = 0; off < P.k * int64_t(sizeof(T)); off += 64) __builtin_prefetch(row + off, 0, 1);
                 }
             }
-            for (int64_t j = 0; j < P.n; j += NR) {
-                const int64_t cols = imin(NR, P.n - j);
-                const T* bp = cols == NR ? P.b + j : bbuf;
-                const int64_t ldb = cols == NR ? P.rsb : NR;
-                const Tile<T> t = tile(P, i, j, rows, cols, P.beta, P.bias);
-                if (P.csa == 1) {
-                    kernel_rows<MR, false>(rows, P.k, P.a + i * P.rsa, P.rsa, bp, ldb, t);
-                } else {
-                    if (j == 0) pack_a(rows, P.k, P.a + i * P.rsa, P.rsa, P.csa, abuf);
-                    kernel_rows<MR, true>(rows, P.k, abuf, MR, bp, ldb, t);
-                }
-            }
+            for (int64_t j = 0; j < P.n; j += NR) step(i, j, abuf);
         }
     }
 
     static void serial_packed(const GemmProblem<T>& P, const Blocking& bl, T* abuf, T* bbuf) {
+        // Packing an A panel costs about one micro-kernel call; with few column
+        // panels to amortise it over, reading A in place is faster.
+        const bool inplace = a_in_place(P) && P.n <= 16 * NR;
         for (int64_t jc = 0; jc < P.n; jc += bl.nc) {
             const int64_t nb = imin(bl.nc, P.n - jc);
             for (int64_t pc = 0; pc < P.k; pc += bl.kc) {
@@ -155,13 +183,17 @@ struct Gemm {
                 const T* bias = pc + kb == P.k ? P.bias : nullptr;
                 for (int64_t ic = 0; ic < P.m; ic += bl.mc) {
                     const int64_t mb = imin(bl.mc, P.m - ic);
-                    pack_a(mb, kb, P.a + ic * P.rsa + pc * P.csa, P.rsa, P.csa, abuf);
+                    const T* ablock = P.a + ic * P.rsa + pc * P.csa;
+                    if (!inplace) pack_a(mb, kb, ablock, P.rsa, P.csa, abuf);
                     for (int64_t jr = 0; jr < nb; jr += NR) {
                         const int64_t cols = imin(NR, nb - jr);
                         for (int64_t ir = 0; ir < mb; ir += MR) {
                             const int64_t rows = imin(MR, mb - ir);
                             const Tile<T> t = tile(P, ic + ir, jc + jr, rows, cols, beta, bias);
-                            kernel_rows<MR, true>(rows, kb, abuf + ir * kb, MR, bbuf + jr * kb, NR, t);
+                            if (inplace)
+                                kernel_rows<MR, false>(rows, kb, ablock + ir * P.rsa, P.rsa, bbuf + jr * kb, NR, t);
+                            else
+                                kernel_rows<MR, true>(rows, kb, abuf + ir * kb, MR, bbuf + jr * kb, NR, t);
                         }
                     }
                 }
@@ -212,7 +244,7 @@ struct Gemm {
         // Per-thread scratch: A panels and B panels, carved from the caller's workspace.
         int64_t a_elems, b_elems;
         if (direct) {
-            a_elems = P.csa == 1 ? 0 : int64_t(MR) * P.k;
+            a_elems = a_in_place(P) ? 0 : int64_t(4 * MR) * P.k;
             b_elems = P.n % NR ? int64_t(NR) * P.k : 0;
         } else {
             a_elems = bl.mc * imin(bl.kc, P.k);
