@@ -22,6 +22,9 @@ struct Gemm {
     static constexpr int MR = GemmShape<T>::MR;
     static constexpr int NV = GemmShape<T>::NV;
     static constexpr int NR = NV * V::lanes;
+    // Direct path with at most this many rows: A is packed once (if at all) and
+    // each column strip of B is reused, hot in L1, by every row block.
+    static constexpr int64_t kFewRows = 8 * MR;
 
     struct Blocking { int64_t mc, kc, nc; };
     static Blocking blocking() {
@@ -104,8 +107,9 @@ struct Gemm {
 
     static Tile<T> tile(const GemmProblem<T>& P, int64_t i, int64_t j, int64_t rows, int64_t cols,
                         T beta, const T* bias) {
+        const bool prefetch_c = P.m * P.n * int64_t(sizeof(T)) > (int64_t(1) << 18);
         return Tile<T>{P.c + i * P.rsc + j * P.csc, P.rsc, P.csc, rows, cols, P.alpha, beta,
-                       bias ? bias + j * P.bias_stride : nullptr, P.bias_stride};
+                       bias ? bias + j * P.bias_stride : nullptr, P.bias_stride, prefetch_c};
     }
 
     // B is read in place (unit column stride), A in place too when its column
@@ -135,7 +139,7 @@ struct Gemm {
         // not 6 + a latency-bound 2). A tall A streamed from memory uses blocks of
         // at most 8 rows: fewer row pointers in registers, a smaller C tile to fetch.
         const bool streaming = P.m * P.k * int64_t(sizeof(T)) > (int64_t(1) << 19);
-        const int64_t rb = P.m <= 4 * MR ? ceil_div(P.m, ceil_div(P.m, MR)) : (streaming ? imin(MR, 8) : MR);
+        const int64_t rb = (P.m <= 4 * MR || !streaming) ? ceil_div(P.m, ceil_div(P.m, MR)) : imin(MR, 8);
         auto step = [&](int64_t i, int64_t j, const T* apanel) {
             const int64_t rows = imin(rb, P.m - i), cols = imin(NR, P.n - j);
             const T* bp = cols == NR ? P.b + j : bbuf;
@@ -144,7 +148,7 @@ struct Gemm {
             if (inplace) kernel_rows<MR, false>(rows, P.k, P.a + i * P.rsa, P.rsa, bp, ldb, t);
             else kernel_rows<MR, true>(rows, P.k, apanel, MR, bp, ldb, t);
         };
-        if (P.m <= 4 * MR) {
+        if (P.m <= kFewRows) {
             // Few rows: pack A once (at most 4 panels); each column strip of B is
             // read once from memory and reused, hot in L1, by every row block.
             if (!inplace)
@@ -244,7 +248,7 @@ struct Gemm {
         // Per-thread scratch: A panels and B panels, carved from the caller's workspace.
         int64_t a_elems, b_elems;
         if (direct) {
-            a_elems = a_in_place(P) ? 0 : int64_t(4 * MR) * P.k;
+            a_elems = a_in_place(P) ? 0 : int64_t(kFewRows) * P.k;
             b_elems = P.n % NR ? int64_t(NR) * P.k : 0;
         } else {
             a_elems = bl.mc * imin(bl.kc, P.k);

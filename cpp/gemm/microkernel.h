@@ -13,6 +13,7 @@ struct Tile {
     int64_t m, n;                 // valid rows / columns of the tile (<= MROWS, <= NR)
     T alpha, beta;                // beta == 0: C is not read
     const T* bias; int64_t bias_stride;   // per column, may be null
+    bool prefetch_c;              // C is large (not cache-resident): fetch the tile early
 };
 
 // C tile = alpha * acc + beta * C (+ bias). The vector path and the element path
@@ -67,7 +68,8 @@ void ukernel(int64_t k, const T* __restrict a, int64_t lda, const T* __restrict 
     constexpr int L = V::lanes;
     // Start fetching the C tile now: it is needed only after the k loop, and
     // its rows are far apart in memory (a miss per row would stall the write-back).
-    if (t.csc == 1) {
+    // Skipped for a cache-resident C, where the prefetches only cost issue slots.
+    if (t.prefetch_c && t.csc == 1) {
         constexpr int kLines = (NV * L * int(sizeof(T)) + 63) / 64;
 #pragma GCC unroll 16
         for (int r = 0; r < MROWS; ++r)
