@@ -51,7 +51,24 @@ struct Gemm {
         for (int64_t i = 0; i < mb; i += MR, dst += kb * MR) {
             const int64_t rows = imin(MR, mb - i);
             const T* src = a + i * rsa;
-            if (rows == MR && rsa == 1) {
+            if (rows == MR && csa == 1) {
+                // Row-major A: read each row a vector (one cache line) at a time into
+                // a small tile, then write the tile out transposed. Every line is used
+                // as soon as it arrives, so rows that share L1 sets (4 KiB apart) do
+                // not evict each other between uses.
+                constexpr int L = V::lanes;
+                alignas(64) T tmp[MR][L];
+                int64_t p = 0;
+                for (; p + L <= kb; p += L) {
+#pragma GCC unroll 16
+                    for (int r = 0; r < MR; ++r) V::store(tmp[r], V::load(src + r * rsa + p));
+                    for (int q = 0; q < L; ++q)
+#pragma GCC unroll 16
+                        for (int r = 0; r < MR; ++r) dst[(p + q) * MR + r] = tmp[r][q];
+                }
+                for (; p < kb; ++p)
+                    for (int r = 0; r < MR; ++r) dst[p * MR + r] = src[r * rsa + p];
+            } else if (rows == MR && rsa == 1) {
                 for (int64_t p = 0; p < kb; ++p)
                     for (int r = 0; r < MR; ++r) dst[p * MR + r] = src[p * csa + r];
             } else if (rows == MR) {
@@ -69,17 +86,21 @@ struct Gemm {
     // op(B) block (kb x nb) -> micro-panels of NR columns: dst[panel][p][j], zero-padded.
     static void pack_b(int64_t kb, int64_t nb, const T* b, int64_t rsb, int64_t csb, T* dst) {
         if (csb == 1) {
-            // Row-major B: walk the rows in bands of 8, so that reads are 8
-            // sequential streams and writes are 8*NR contiguous elements per panel
-            // (one row at a time would scatter writes over every panel's pages).
+            // Row-major B: walk the rows in bands of 4, so that reads are 4
+            // sequential streams and writes are 4*NR contiguous elements per panel
+            // (one row at a time would scatter writes over every panel's pages; more
+            // rows than L1 ways would collide in one set when rows are 4 KiB apart).
             const int64_t full = nb / NR;
-            constexpr int64_t kBand = 8;
+            constexpr int64_t kBand = 4;
             for (int64_t p0 = 0; p0 < kb; p0 += kBand) {
                 const int64_t pe = imin(kb, p0 + kBand);
                 for (int64_t jp = 0; jp < full; ++jp) {
-                    T* d = dst + jp * kb * NR;
-                    for (int64_t p = p0; p < pe; ++p)
-                        for (int c = 0; c < NR; ++c) d[p * NR + c] = b[p * rsb + jp * NR + c];
+                    T* __restrict d = dst + jp * kb * NR;
+                    for (int64_t p = p0; p < pe; ++p) {
+                        const T* __restrict src = b + p * rsb + jp * NR;
+#pragma GCC unroll 8
+                        for (int v = 0; v < NV; ++v) V::store(d + p * NR + v * V::lanes, V::load(src + v * V::lanes));
+                    }
                 }
             }
             if (full * NR == nb) return;
