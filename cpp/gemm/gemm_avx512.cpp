@@ -10,7 +10,7 @@ namespace NNMAT_ISA_NS {
 template <class T> struct GemmShape;
 // 12 x 32 (float) / 12 x 16 (double): 24 accumulators + 2 B vectors of 32 zmm.
 template <> struct GemmShape<float>  { static constexpr int MR = 12, NV = 2; static constexpr int64_t MC = 192, KC = 1024, NC = 4096, DIRECT_B_BYTES = 393216; };
-template <> struct GemmShape<double> { static constexpr int MR = 12, NV = 2; static constexpr int64_t MC = 120, KC = 512, NC = 2048, DIRECT_B_BYTES = 393216; };
+template <> struct GemmShape<double> { static constexpr int MR = 12, NV = 2; static constexpr int64_t MC = 144, KC = 384, NC = 2048, DIRECT_B_BYTES = 393216; };
 }  // namespace NNMAT_ISA_NS
 }  // namespace nnmat
 
