@@ -111,10 +111,7 @@ struct Gemm {
         for (int64_t j = 0; j < nb; j += NR, dst += kb * NR) {
             const int64_t cols = imin(NR, nb - j);
             const T* src = b + j * csb;
-            if (cols == NR && csb == 1) {
-                for (int64_t p = 0; p < kb; ++p)
-                    for (int c = 0; c < NR; ++c) dst[p * NR + c] = src[p * rsb + c];
-            } else if (cols == NR) {
+            if (cols == NR) {
                 for (int64_t p = 0; p < kb; ++p)
                     for (int c = 0; c < NR; ++c) dst[p * NR + c] = src[p * rsb + c * csb];
             } else {
@@ -133,10 +130,10 @@ struct Gemm {
                        bias ? bias + j * P.bias_stride : nullptr, P.bias_stride, prefetch_c};
     }
 
-    // B is read in place (unit column stride), A in place too when its column
-    // stride is 1 (else one MR x k panel at a time is packed). No k-blocking.
-    // Used when packing B would cost as much as the product (few rows) or when
-    // B is small enough to stay in cache while A streams past it: L2 for the
+    // Direct path: B is read in place (unit column stride), A in place too when
+    // a_in_place() allows, else packed per row block. No k-blocking. Used when
+    // packing B would cost as much as the product (few rows) or when B is small
+    // enough to stay in cache while A streams past it: L2 for the
     // wide AVX-512 tile (2 B lines per 24 FMA cycles), L1 for narrower tiles,
     // whose higher load rate cannot hide L2 latency on strided B rows.
     static bool use_direct(const GemmProblem<T>& P) {
