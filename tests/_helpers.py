@@ -1,11 +1,12 @@
 """Small helpers shared by the test modules (imported as ``from _helpers import ...``)."""
 import numpy as np
 
-# Micro-kernel tiles per ISA (rows x columns of C), as documented in cpp/gemm/gemm_*.cpp.
+# Micro-kernel tiles per ISA (rows x columns of C), as documented in cpp/gemm/gemm_*.cpp
+# (two where small problems and packed large ones use different tiles).
 KERNEL_SHAPES = {
     "generic": {"float32": "4x8", "float64": "4x4"},
     "avx2": {"float32": "6x16", "float64": "6x8"},
-    "avx512": {"float32": "12x32", "float64": "12x16"},
+    "avx512": {"float32": "12x32", "float64": "12x16 (small), 8x24 (packed)"},
 }
 
 LAYOUTS = ["C", "F", "T", "strided", "reversed", "bcast_rows", "bcast_cols"]

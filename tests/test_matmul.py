@@ -75,8 +75,9 @@ def test_matmul_with_tiny_cache_blocking_override(isa, rng, dtype):
 
 
 # Sizes on both sides of every path boundary of the driver: micro-tile rows and
-# columns of each ISA, the "few rows" direct path (m <= 4 MR), the tall direct
-# path with a ragged last column strip, in-place vs packed A.
+# columns of each ISA (both tiles where small and packed problems use different
+# ones), the "few rows" direct path, the tall direct path with a ragged last
+# column strip, in-place vs packed A, and the packed path.
 _SWEEP_M = (1, 5, 11, 12, 13, 25, 47, 48, 49, 60, 97, 200)
 _SWEEP_N = (1, 7, 16, 17, 31, 33, 40, 100)
 _SWEEP_K = (1, 10, 300)
@@ -84,10 +85,13 @@ _SWEEP_K = (1, 10, 300)
 
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("a_layout", ["C", "T"])
-def test_matmul_path_boundary_sweep(isa, rng, dtype, a_layout):
+@pytest.mark.parametrize("b_layout", ["C", "T"])  # a transposed B always takes the packed path
+def test_matmul_path_boundary_sweep(isa, rng, dtype, a_layout, b_layout):
     for k in _SWEEP_K:
         for n in _SWEEP_N:
             b = random_array(rng, (k, n), dtype)
+            if b_layout == "T":
+                b = np.ascontiguousarray(b.T).T
             for m in _SWEEP_M:
                 a = random_array(rng, (m, k), dtype)
                 if a_layout == "T":

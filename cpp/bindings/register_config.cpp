@@ -102,8 +102,8 @@ void register_config(py::module_& m) {
     m.def("kernel_shapes", [] {
         const KernelTable& kt = kernels();
         py::dict d;
-        d["float32"] = py::make_tuple(kt.mr_f32, kt.nr_f32);
-        d["float64"] = py::make_tuple(kt.mr_f64, kt.nr_f64);
+        d["float32"] = py::make_tuple(kt.mr_f32, kt.nr_f32, kt.mr_packed_f32, kt.nr_packed_f32);
+        d["float64"] = py::make_tuple(kt.mr_f64, kt.nr_f64, kt.mr_packed_f64, kt.nr_packed_f64);
         return d;
     });
     m.def("get_num_threads", &get_num_threads);

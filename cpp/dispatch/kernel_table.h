@@ -19,8 +19,10 @@ struct KernelTable {
     double (*fma_probe_f32)(int64_t iters);
     double (*fma_probe_f64)(int64_t iters);
     int64_t fma_probe_flops_f32, fma_probe_flops_f64;
-    // Micro-kernel shapes, for nnmat.config().
+    // Micro-kernel shapes (rows x columns of C), for nnmat.config(): the direct
+    // (small/skinny problems) and the packed (large problems) paths.
     int mr_f32, nr_f32, mr_f64, nr_f64;
+    int mr_packed_f32, nr_packed_f32, mr_packed_f64, nr_packed_f64;
 };
 
 namespace generic { extern const KernelTable kernel_table; }

@@ -16,11 +16,12 @@ namespace NNMAT_ISA_NS {
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
-template <class T>
-struct Gemm {
+// The blocked algorithm around one micro-kernel shape (MR_ rows x NV_ vectors).
+template <class T, int MR_, int NV_>
+struct GemmImpl {
     using V = Vec<T>;
-    static constexpr int MR = GemmShape<T>::MR;
-    static constexpr int NV = GemmShape<T>::NV;
+    static constexpr int MR = MR_;
+    static constexpr int NV = NV_;
     static constexpr int NR = NV * V::lanes;
     // Direct path with at most this many rows: A is packed once (if at all) and
     // each column strip of B is reused, hot in L1, by every row block.
@@ -223,18 +224,6 @@ struct Gemm {
         }
     }
 
-    // C = beta * C (+ bias): the product term vanishes (k == 0 or alpha == 0).
-    static void scale_c(const GemmProblem<T>& P) {
-        for (int64_t i = 0; i < P.m; ++i) {
-            T* cr = P.c + i * P.rsc;
-            for (int64_t j = 0; j < P.n; ++j) {
-                T x = P.beta == T(0) ? T(0) : P.beta * cr[j * P.csc];
-                if (P.bias != nullptr) x = x + P.bias[j * P.bias_stride];
-                cr[j * P.csc] = x;
-            }
-        }
-    }
-
     // Splits C into a tm x tn grid of blocks (whole micro-tiles each), choosing
     // the grid that minimises the data each thread packs.
     static void choose_grid(const GemmProblem<T>& P, int nt, int& tm, int& tn) {
@@ -253,10 +242,8 @@ struct Gemm {
         }
     }
 
-    static void run(const GemmProblem<T>& P, int nthreads) {
-        if (P.m <= 0 || P.n <= 0) return;
-        if (P.k <= 0 || P.alpha == T(0)) { scale_c(P); return; }
-        const bool direct = use_direct(P);
+    // `direct` is decided on the whole problem (Gemm::run), never per thread block.
+    static void run(const GemmProblem<T>& P, int nthreads, bool direct) {
         const Blocking bl = blocking();
         int nt = threads_for_flops(2.0 * double(P.m) * double(P.n) * double(P.k), nthreads);
         int tm = 1, tn = 1;
@@ -304,6 +291,35 @@ struct Gemm {
     }
 };
 
+// Entry point: the direct path uses the ISA's small-problem tile, the packed
+// path its large-problem tile. Both compute every element of C by the same
+// chain of fused multiply-adds (only the blocking of k matters, and it is fixed
+// per path), so the choice of tile never changes a result.
+template <class T>
+struct Gemm {
+    using Direct = GemmImpl<T, GemmShape<T>::MR, GemmShape<T>::NV>;
+    using Packed = GemmImpl<T, GemmShape<T>::MR_PACKED, GemmShape<T>::NV_PACKED>;
+
+    // C = beta * C (+ bias): the product term vanishes (k == 0 or alpha == 0).
+    static void scale_c(const GemmProblem<T>& P) {
+        for (int64_t i = 0; i < P.m; ++i) {
+            T* cr = P.c + i * P.rsc;
+            for (int64_t j = 0; j < P.n; ++j) {
+                T x = P.beta == T(0) ? T(0) : P.beta * cr[j * P.csc];
+                if (P.bias != nullptr) x = x + P.bias[j * P.bias_stride];
+                cr[j * P.csc] = x;
+            }
+        }
+    }
+
+    static void run(const GemmProblem<T>& P, int nthreads) {
+        if (P.m <= 0 || P.n <= 0) return;
+        if (P.k <= 0 || P.alpha == T(0)) { scale_c(P); return; }
+        if (Direct::use_direct(P)) Direct::run(P, nthreads, true);
+        else Packed::run(P, nthreads, false);
+    }
+};
+
 template <class T>
 void gemm_entry(const GemmProblem<T>& P, int nthreads) { Gemm<T>::run(P, nthreads); }
 
@@ -340,8 +356,10 @@ const KernelTable kernel_table = {
     &fma_probe<double>,
     fma_probe_flops<float>(),
     fma_probe_flops<double>(),
-    Gemm<float>::MR, Gemm<float>::NR,
-    Gemm<double>::MR, Gemm<double>::NR,
+    Gemm<float>::Direct::MR, Gemm<float>::Direct::NR,
+    Gemm<double>::Direct::MR, Gemm<double>::Direct::NR,
+    Gemm<float>::Packed::MR, Gemm<float>::Packed::NR,
+    Gemm<double>::Packed::MR, Gemm<double>::Packed::NR,
 };
 
 }  // namespace NNMAT_ISA_NS

@@ -64,7 +64,8 @@ def config() -> Dict[str, Any]:
     Returns a dict with keys ``version``, ``isa`` (in use), ``isa_detected`` (best this
     CPU supports), ``isa_available`` (levels usable here), ``isa_compiled``,
     ``cpu``, ``threads``, ``openmp``, ``compiler``, ``build_type``,
-    ``gemm_kernel`` (micro-kernel MR x NR per dtype), ``python``, ``numpy``.
+    ``gemm_kernel`` (micro-kernel rows x columns per dtype; two shapes where small and
+    packed problems use different tiles), ``python``, ``numpy``.
     """
     import numpy
 
@@ -84,7 +85,10 @@ def config() -> Dict[str, Any]:
         + (f" (OpenMP {info['openmp_version']})" if info["openmp_version"] else ""),
         "compiler": info["compiler"],
         "build_type": info["build_type"],
-        "gemm_kernel": {dt: f"{mr}x{nr}" for dt, (mr, nr) in shapes.items()},
+        "gemm_kernel": {
+            dt: f"{mr}x{nr}" if (mr, nr) == (pmr, pnr) else f"{mr}x{nr} (small), {pmr}x{pnr} (packed)"
+            for dt, (mr, nr, pmr, pnr) in shapes.items()
+        },
         "python": platform.python_version(),
         "numpy": numpy.__version__,
     }
