@@ -78,7 +78,7 @@ def test_matmul_with_tiny_cache_blocking_override(isa, rng, dtype):
 # columns of each ISA (both tiles where small and packed problems use different
 # ones), the "few rows" direct path, the tall direct path with a ragged last
 # column strip, in-place vs packed A, and the packed path.
-_SWEEP_M = (1, 5, 11, 12, 13, 25, 47, 48, 49, 60, 97, 200)
+_SWEEP_M = (1, 5, 7, 8, 11, 12, 13, 25, 47, 48, 49, 60, 97, 200)
 _SWEEP_N = (1, 7, 16, 17, 31, 33, 40, 100)
 _SWEEP_K = (1, 10, 300)
 
