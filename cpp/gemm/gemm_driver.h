@@ -31,9 +31,12 @@ struct GemmImpl {
     static Blocking blocking() {
         const GemmBlockingOverride& o = gemm_blocking_override();
         Blocking b{GemmShape<T>::MC, GemmShape<T>::KC, GemmShape<T>::NC};
-        if (o.mc > 0) b.mc = ceil_div(o.mc, MR) * MR;
+        if (o.mc > 0) b.mc = o.mc;
         if (o.kc > 0) b.kc = o.kc;
-        if (o.nc > 0) b.nc = ceil_div(o.nc, NR) * NR;
+        if (o.nc > 0) b.nc = o.nc;
+        // Whole micro-panels: the packing buffers are sized from these.
+        b.mc = ceil_div(b.mc, MR) * MR;
+        b.nc = ceil_div(b.nc, NR) * NR;
         return b;
     }
 
