@@ -171,8 +171,8 @@ struct GemmImpl {
             else kernel_rows<MR, true>(rows, P.k, apanel, MR, bp, ldb, t);
         };
         if (P.m <= kFewRows) {
-            // Few rows: pack A once (at most 4 panels); each column strip of B is
-            // read once from memory and reused, hot in L1, by every row block.
+            // Few rows: pack A once (at most kFewRows / MR panels); each column strip
+            // of B is read once from memory and reused, hot in L1, by every row block.
             if (!inplace)
                 for (int64_t i = 0, q = 0; i < P.m; i += rb, ++q)
                     pack_a(imin(rb, P.m - i), P.k, P.a + i * P.rsa, P.rsa, P.csa, abuf + q * MR * P.k);
@@ -181,8 +181,9 @@ struct GemmImpl {
             return;
         }
         // Tall A (B stays in cache). In place and streamed from memory: fetch the
-        // next row block into L2 while this one is multiplied (its rows are read column by column, which
-        // the hardware prefetcher does not anticipate). Else: pack each block.
+        // next row block into L2 while this one is multiplied (its rows are read
+        // column by column, which the hardware prefetcher does not anticipate).
+        // Else: pack each block.
         for (int64_t i = 0; i < P.m; i += rb) {
             if (!inplace) {
                 pack_a(imin(rb, P.m - i), P.k, P.a + i * P.rsa, P.rsa, P.csa, abuf);
