@@ -1,6 +1,7 @@
 // nnmat._core: thin pybind11 bindings over the C++ kernels.
 #include <pybind11/pybind11.h>
 
+#include "bindings/registry.h"
 #include "dispatch/cpu.h"
 
 namespace nnmat {
@@ -15,4 +16,5 @@ PYBIND11_MODULE(_core, m) {
     nnmat::select_isa_from_environment();
     nnmat::register_config(m);
     nnmat::register_gemm(m);
+    for (nnmat::RegisterFn f : nnmat::binding_registry()) f(m);
 }

@@ -5,6 +5,7 @@
 #pragma once
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 namespace nnmat {
 namespace NNMAT_ISA_NS {
@@ -23,6 +24,31 @@ struct Vec {
     static inline reg fma(reg a, reg b, reg c) { return a * b + c; }
     // Scalar twin of fma(), used where a tile edge is written element by element.
     static inline T fma1(T a, T b, T c) { return a * b + c; }
+    // Element-wise helpers for the activation and loss kernels. Masks are
+    // integer vectors of all-ones / all-zeros lanes (GCC vector comparisons).
+    typedef typename std::conditional<sizeof(T) == 4, int32_t, int64_t>::type itype;
+    typedef itype mask __attribute__((vector_size(16)));
+    static inline reg sub(reg a, reg b) { return a - b; }
+    static inline reg div(reg a, reg b) { return a / b; }
+    static inline reg fms(reg a, reg b, reg c) { return a * b - c; }
+    static inline reg fnma(reg a, reg b, reg c) { return c - a * b; }
+    // max/min return b when either operand is NaN (as x86 maxps/minps do).
+    static inline reg max(reg a, reg b) { return a > b ? a : b; }
+    static inline reg min(reg a, reg b) { return a < b ? a : b; }
+    static inline reg abs(reg a) { mask m; std::memcpy(&m, &a, 16); m &= ~(itype(1) << (8 * sizeof(T) - 1)); reg r; std::memcpy(&r, &m, 16); return r; }
+    static inline reg neg(reg a) { return -a; }
+    static inline reg sqrt(reg a) { reg r; for (int i = 0; i < lanes; ++i) r[i] = __builtin_sqrt(a[i]); return r; }
+    static inline mask lt(reg a, reg b) { return a < b; }
+    static inline mask le(reg a, reg b) { return a <= b; }
+    static inline mask gt(reg a, reg b) { return a > b; }
+    static inline mask ge(reg a, reg b) { return a >= b; }
+    static inline mask eq(reg a, reg b) { return a == b; }
+    static inline mask isnan(reg a) { return a != a; }
+    static inline reg select(mask m, reg a, reg b) { return m ? a : b; }
+    static inline mask mand(mask a, mask b) { return a & b; }
+    static inline mask mor(mask a, mask b) { return a | b; }
+    static inline mask mnot(mask a) { return ~a; }
+    static inline bool any(mask a) { for (int i = 0; i < lanes; ++i) if (a[i]) return true; return false; }
 };
 
 }  // namespace NNMAT_ISA_NS
