@@ -1,0 +1,9 @@
+"""Activation functions, forward and backward, in nnmat's C++ kernels.
+
+Names, parameters and defaults are torch.nn.functional's (softmax family:
+``axis=-1``). Each is callable, ``f(x, ..., out=None)``, and has
+``f.backward(x, grad_output, ...)`` returning the gradient with respect to x.
+"""
+from ._base import Activation
+
+__all__ = ["Activation"]
