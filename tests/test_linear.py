@@ -189,7 +189,7 @@ def test_linear_zero_dimensional_x_raises_value_error():
         nnmat.linear(np.float64(1.0), np.ones((2, 1)))
 
 
-@pytest.mark.parametrize("activation", ["relu", "gelu", "none", "", 0])
+@pytest.mark.parametrize("activation", ["softmax", "log_softmax", "none", "RELU", "", 0])
 def test_linear_unsupported_activation_raises_value_error(activation):
     with pytest.raises(ValueError, match="activation"):
         nnmat.linear(np.ones((2, 3)), np.ones((4, 3)), activation=activation)

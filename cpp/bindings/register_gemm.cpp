@@ -12,6 +12,7 @@
 #include "bindings/arrays.h"
 #include "common/threading.h"
 #include "dispatch/cpu.h"
+#include "elementwise/eltwise.h"
 #include "gemm/gemm.h"
 
 namespace nnmat {
@@ -91,7 +92,7 @@ void matmul_into(const py::array& a_, const py::array& b_, const py::array& out_
 // c = alpha * a @ b + beta * c (+ bias per column), with 2-D views a, b, c.
 template <class T>
 void gemm_into(const py::array& a_, const py::array& b_, const py::array& c_, double alpha, double beta,
-               const py::object& bias_) {
+               const py::object& bias_, int act, double p0, double p1) {
     const ArrayView<T> a = view_of<T>(a_, "a"), b = view_of<T>(b_, "b"), c = view_of<T>(c_, "c", true);
     if (a.ndim != 2 || b.ndim != 2 || c.ndim != 2) throw py::value_error("gemm: a, b and c must be 2-D");
     if (a.shape[1] != b.shape[0]) {
@@ -119,6 +120,19 @@ void gemm_into(const py::array& a_, const py::array& b_, const py::array& c_, do
         P.bias = bias.data;
         P.bias_stride = bias.strides[0];
     }
+    // Fused activation (nnmat.linear): applied to each C tile after its last write.
+    ActEpilogue<T> ep{};
+    if (act > 0) {
+        if (act >= int(Act::count)) throw py::value_error("gemm: unknown activation id");
+        if (c.shape[1] > 1 && c.strides[1] != 1)
+            throw py::value_error("gemm: a fused activation needs c with unit column stride");
+        ActParams ap;
+        ap.p0 = p0;
+        ap.p1 = p1;
+        ep = make_act_epilogue<T>(Act(act), ap);
+        P.epilogue = &act_epilogue<T>;
+        P.epilogue_ctx = &ep;
+    }
     const int nt = get_num_threads();
     py::gil_scoped_release nogil;
     gemm_call(P, nt);
@@ -132,9 +146,11 @@ void register_gemm(py::module_& m) {
     m.def("matmul_into_f32", &matmul_into<float>, py::arg("a"), py::arg("b"), py::arg("out"));
     m.def("matmul_into_f64", &matmul_into<double>, py::arg("a"), py::arg("b"), py::arg("out"));
     m.def("gemm_into_f32", &gemm_into<float>, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("alpha"),
-          py::arg("beta"), py::arg("bias") = py::none());
+          py::arg("beta"), py::arg("bias") = py::none(), py::arg("act") = 0, py::arg("p0") = 0.0,
+          py::arg("p1") = 0.0);
     m.def("gemm_into_f64", &gemm_into<double>, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("alpha"),
-          py::arg("beta"), py::arg("bias") = py::none());
+          py::arg("beta"), py::arg("bias") = py::none(), py::arg("act") = 0, py::arg("p0") = 0.0,
+          py::arg("p1") = 0.0);
 }
 
 }  // namespace nnmat

@@ -169,6 +169,7 @@ struct GemmImpl {
             const Tile<T> t = tile(P, i, j, rows, cols, P.beta, P.bias);
             if (inplace) kernel_rows<MR, false>(rows, P.k, P.a + i * P.rsa, P.rsa, bp, ldb, t);
             else kernel_rows<MR, true>(rows, P.k, apanel, MR, bp, ldb, t);
+            if (P.epilogue) P.epilogue(t.c, rows, cols, P.rsc, P.epilogue_ctx);
         };
         if (P.m <= kFewRows) {
             // Few rows: pack A once (at most kFewRows / MR panels); each column strip
@@ -207,7 +208,8 @@ struct GemmImpl {
                 const int64_t kb = imin(bl.kc, P.k - pc);
                 pack_b(kb, nb, P.b + pc * P.rsb + jc * P.csb, P.rsb, P.csb, bbuf);
                 const T beta = pc == 0 ? P.beta : T(1);
-                const T* bias = pc + kb == P.k ? P.bias : nullptr;
+                const bool last = pc + kb == P.k;
+                const T* bias = last ? P.bias : nullptr;
                 for (int64_t ic = 0; ic < P.m; ic += bl.mc) {
                     const int64_t mb = imin(bl.mc, P.m - ic);
                     const T* ablock = P.a + ic * P.rsa + pc * P.csa;
@@ -221,6 +223,7 @@ struct GemmImpl {
                                 kernel_rows<MR, false>(rows, kb, ablock + ir * P.rsa, P.rsa, bbuf + jr * kb, NR, t);
                             else
                                 kernel_rows<MR, true>(rows, kb, abuf + ir * kb, MR, bbuf + jr * kb, NR, t);
+                            if (last && P.epilogue) P.epilogue(t.c, rows, cols, P.rsc, P.epilogue_ctx);
                         }
                     }
                 }
@@ -319,6 +322,7 @@ struct Gemm {
                 cr[j * P.csc] = x;
             }
         }
+        if (P.epilogue) P.epilogue(P.c, P.m, P.n, P.rsc, P.epilogue_ctx);
     }
 
     static void run(const GemmProblem<T>& P, int nthreads) {

@@ -5,13 +5,15 @@ behind drop-in Python functions:
 
 * :func:`matmul` -- ``numpy.matmul`` semantics
 * :func:`gemm` -- BLAS ``c = alpha op(a) op(b) + beta c``
-* :func:`linear` -- ``torch.nn.functional.linear`` with the bias fused
+* :func:`linear` -- ``torch.nn.functional.linear`` with the bias and activation fused
+* :mod:`nnmat.activations` -- activations, forward and backward
+* :mod:`nnmat.losses` -- every loss of the spec, with ``.grad`` and ``.value_and_grad``
 
 Threads: :func:`set_num_threads`, :func:`get_num_threads`, :func:`threads`
 (``OMP_NUM_THREADS`` is honoured). Instruction set: ``NNMAT_ISA=generic|avx2|avx512``
 forces a lower level. :func:`config` reports what is in use.
 """
-from . import _core
+from . import _core, activations, losses
 from ._config import config, get_num_threads, set_num_threads, threads
 from ._matmul import gemm, linear, matmul
 
@@ -25,5 +27,7 @@ __all__ = [
     "set_num_threads",
     "get_num_threads",
     "threads",
+    "activations",
+    "losses",
     "__version__",
 ]

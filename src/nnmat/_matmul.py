@@ -254,30 +254,31 @@ def gemm(
     return c
 
 
-def linear(x: Any, weight: Any, bias: Any = None, activation: Optional[str] = None) -> np.ndarray:
-    """Affine map of :func:`torch.nn.functional.linear`: ``x @ weight.T + bias``.
+def linear(x: Any, weight: Any, bias: Any = None, activation: Any = None) -> np.ndarray:
+    """Affine map of :func:`torch.nn.functional.linear`, ``x @ weight.T + bias``,
+    optionally followed by an element-wise activation, all in one pass.
 
-    The bias is added in the GEMM epilogue while each output tile is in registers;
-    ``weight.T`` is read in place, never materialised.
+    The bias is added in the GEMM epilogue while each output tile is in
+    registers, and the activation is applied to each tile right after it is
+    written, while it is still in cache; ``weight.T`` is read in place, never
+    materialised.
 
     Parameters
     ----------
     x : array_like, shape (..., in_features)
     weight : array_like, shape (out_features, in_features)
     bias : array_like, shape (out_features,), optional
-    activation : None
-        Reserved for fused activations; only ``None`` is supported in this version.
+    activation : str or nnmat.activations function, optional
+        One of the element-wise activations of :mod:`nnmat.activations`
+        ('relu', 'sigmoid', 'tanh', 'gelu', 'gelu_tanh', 'silu', 'mish', ...)
+        with its default parameters (torch's).
 
     Returns
     -------
     ndarray, shape (..., out_features)
         In the promoted float dtype of the inputs (float32 when all are float32).
     """
-    if activation is not None:
-        raise ValueError(
-            f"linear: activation {activation!r} is not supported; this version fuses only the "
-            "bias (activation=None)"
-        )
+    act = _activation_id(activation)
     x = np.asarray(x)
     weight = np.asarray(weight)
     if weight.ndim != 2:
@@ -301,7 +302,30 @@ def linear(x: Any, weight: Any, bias: Any = None, activation: Optional[str] = No
     x2 = _as(x, dt).reshape(rows, in_features)
     w = _as(weight, dt)
     out = np.empty((rows, out_features), dt)
-    _GEMM_INTO[dt](x2, w.T, out, 1.0, 0.0, bias)
+    _GEMM_INTO[dt](x2, w.T, out, 1.0, 0.0, bias, *act)
     return out.reshape(lead + (out_features,))
 
 
+# Activations the GEMM epilogue applies, with torch's default parameters (p0, p1).
+_EPILOGUE_ACTIVATIONS = {
+    "identity": (0.0, 0.0), "sigmoid": (0.0, 0.0), "tanh": (0.0, 0.0), "relu": (0.0, 0.0),
+    "leaky_relu": (0.01, 0.0), "elu": (1.0, 0.0), "selu": (0.0, 0.0), "gelu": (0.0, 0.0),
+    "gelu_tanh": (0.0, 0.0), "silu": (0.0, 0.0), "softplus": (1.0, 20.0), "mish": (0.0, 0.0),
+    "hardtanh": (-1.0, 1.0), "hardsigmoid": (0.0, 0.0), "hardswish": (0.0, 0.0),
+}
+
+
+def _activation_id(activation: Any):
+    """(kernel id, p0, p1) of an epilogue activation; id 0 = none."""
+    if activation is None:
+        return (0, 0.0, 0.0)
+    name = activation if isinstance(activation, str) else getattr(activation, "__name__", None)
+    if name == "swish":
+        name = "silu"
+    if not isinstance(name, str) or name not in _EPILOGUE_ACTIVATIONS:
+        names = ", ".join(repr(n) for n in _EPILOGUE_ACTIVATIONS)
+        raise ValueError(f"linear: activation must be None or one of {names}; got {activation!r} "
+                         "(softmax-like activations are not element-wise: apply them to the result)")
+    from .activations._elementwise import ACT_IDS
+
+    return (ACT_IDS[name],) + _EPILOGUE_ACTIVATIONS[name]

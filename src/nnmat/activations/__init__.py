@@ -5,5 +5,24 @@ Names, parameters and defaults are torch.nn.functional's (softmax family:
 ``f.backward(x, grad_output, ...)`` returning the gradient with respect to x.
 """
 from ._base import Activation
+from ._elementwise import (
+    elu,
+    gelu,
+    hardsigmoid,
+    hardswish,
+    hardtanh,
+    leaky_relu,
+    mish,
+    relu,
+    selu,
+    sigmoid,
+    silu,
+    softplus,
+    tanh,
+)
 
-__all__ = ["Activation"]
+__all__ = [
+    "Activation",
+    "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus", "mish",
+    "hardtanh", "hardsigmoid", "hardswish",
+]

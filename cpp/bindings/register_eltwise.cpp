@@ -1,0 +1,127 @@
+// Bindings for the element-wise kernels (activations, element-wise losses, sums).
+// The Python layer (src/nnmat/activations/_elementwise.py, src/nnmat/losses/_elementwise.py)
+// promotes dtypes, makes inputs contiguous and allocates outputs; these functions
+// check what they are given and release the GIL around the kernel.
+#include <pybind11/numpy.h>
+#include <pybind11/pybind11.h>
+
+#include <cstdint>
+#include <string>
+
+#include "bindings/arrays.h"
+#include "bindings/registry.h"
+#include "common/threading.h"
+#include "elementwise/eltwise.h"
+
+namespace nnmat {
+namespace {
+
+// A C-contiguous array of T with n elements (any shape), or null for None.
+template <class T>
+T* contiguous(const py::object& o, const char* name, int64_t n, bool writeable, bool optional = true) {
+    if (o.is_none()) {
+        if (!optional) throw py::value_error(std::string(name) + ": must not be None");
+        return nullptr;
+    }
+    const py::array arr = o.cast<py::array>();
+    if (!py::isinstance<py::array_t<T>>(arr))
+        throw py::type_error(std::string(name) + ": expected a " + dtype_name<T>() + " array, got dtype " +
+                             std::string(py::str(arr.dtype())));
+    if (!(arr.flags() & py::array::c_style))
+        throw py::value_error(std::string(name) + ": must be C-contiguous");
+    if (writeable && !arr.writeable()) throw py::value_error(std::string(name) + ": output array is read-only");
+    if (n >= 0 && arr.size() != n)
+        throw py::value_error(std::string(name) + ": has " + std::to_string(arr.size()) + " elements, expected " +
+                              std::to_string(n));
+    return static_cast<T*>(const_cast<void*>(arr.data()));
+}
+
+void check_act(int act) {
+    if (act < 0 || act >= int(Act::count)) throw py::value_error("unknown activation id " + std::to_string(act));
+}
+
+template <class T>
+void act_forward_py(int act, const py::array& x_, const py::array& y_, double p0, double p1) {
+    check_act(act);
+    const int64_t n = int64_t(x_.size());
+    const T* x = contiguous<T>(x_, "x", n, false, false);
+    T* y = contiguous<T>(y_, "out", n, true, false);
+    ActParams p;
+    p.p0 = p0;
+    p.p1 = p1;
+    const int nt = get_num_threads();
+    py::gil_scoped_release nogil;
+    act_forward<T>(Act(act), x, y, n, p, nt);
+}
+
+template <class T>
+void act_backward_py(int act, const py::array& x_, const py::array& g_, const py::array& dx_, double p0,
+                     double p1) {
+    check_act(act);
+    const int64_t n = int64_t(x_.size());
+    const T* x = contiguous<T>(x_, "x", n, false, false);
+    const T* g = contiguous<T>(g_, "grad_output", n, false, false);
+    T* dx = contiguous<T>(dx_, "out", n, true, false);
+    ActParams p;
+    p.p0 = p0;
+    p.p1 = p1;
+    const int nt = get_num_threads();
+    py::gil_scoped_release nogil;
+    act_backward<T>(Act(act), x, g, dx, n, p, nt);
+}
+
+// Returns (sum of the loss, domain_error).
+template <class T>
+py::tuple ew_loss_py(int which, const py::array& x_, const py::array& y_, const py::object& w_,
+                     const py::object& pw_, const py::object& gout_, const py::object& loss_,
+                     const py::object& grad_, double gscale, double p0, double p1, bool want_value) {
+    if (which < 0 || which >= int(EwLoss::count)) throw py::value_error("unknown loss id " + std::to_string(which));
+    EwLossArgs<T> a;
+    a.n = int64_t(x_.size());
+    a.x = contiguous<T>(x_, "input", a.n, false, false);
+    a.y = contiguous<T>(y_, "target", a.n, false, false);
+    a.w = contiguous<T>(w_, "weight", a.n, false);
+    a.pw = contiguous<T>(pw_, "pos_weight", a.n, false);
+    a.gout = contiguous<T>(gout_, "grad_output", a.n, false);
+    a.loss = contiguous<T>(loss_, "loss out", a.n, true);
+    a.grad = contiguous<T>(grad_, "grad out", a.n, true);
+    a.gscale = gscale;
+    a.p0 = p0;
+    a.p1 = p1;
+    a.want_value = want_value;
+    int bad = 0;
+    a.bad = &bad;
+    const int nt = get_num_threads();
+    double s;
+    {
+        py::gil_scoped_release nogil;
+        s = ew_loss<T>(EwLoss(which), a, nt);
+    }
+    return py::make_tuple(s, bad != 0);
+}
+
+template <class T>
+double sum_py(const py::array& x_) {
+    const int64_t n = int64_t(x_.size());
+    const T* x = contiguous<T>(x_, "x", n, false, false);
+    const int nt = get_num_threads();
+    py::gil_scoped_release nogil;
+    return sum<T>(x, n, nt);
+}
+
+void register_eltwise(py::module_& m) {
+    m.def("act_forward_f32", &act_forward_py<float>);
+    m.def("act_forward_f64", &act_forward_py<double>);
+    m.def("act_backward_f32", &act_backward_py<float>);
+    m.def("act_backward_f64", &act_backward_py<double>);
+    m.def("ew_loss_f32", &ew_loss_py<float>);
+    m.def("ew_loss_f64", &ew_loss_py<double>);
+    m.def("sum_f32", &sum_py<float>, "Sum in a fixed order (blocks of 4096, partials in double).");
+    m.def("sum_f64", &sum_py<double>, "Sum in a fixed order (blocks of 4096, partials in double).");
+}
+
+}  // namespace
+
+NNMAT_REGISTER_BINDINGS(register_eltwise);
+
+}  // namespace nnmat
