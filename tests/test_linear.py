@@ -208,3 +208,67 @@ def test_linear_complex_or_object_raise_type_error(which):
         bad[which] = args[which].astype(dtype)
         with pytest.raises(TypeError):
             nnmat.linear(bad["x"], bad["weight"], bad["bias"])
+
+
+# ------------------------------------------------------------ fused activation
+
+EPILOGUE_ACTS = ["relu", "sigmoid", "tanh", "gelu", "gelu_tanh", "silu", "mish", "softplus", "leaky_relu",
+                 "elu", "selu", "hardtanh", "hardsigmoid", "hardswish", "identity"]
+
+
+def _act(name):
+    from nnmat import activations as A
+    if name == "gelu_tanh":
+        return lambda z: A.gelu(z, approximate="tanh")
+    if name == "identity":
+        return lambda z: z
+    return getattr(A, name)
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape", [(1, 5, 3), (7, 13, 5), (30, 64, 70), (256, 784, 256), (3, 700, 517), (129, 300, 40)])
+def test_linear_fused_activation_equals_activation_of_linear(isa, rng, dtype, shape):
+    m, k, n = shape
+    x = rng.standard_normal((m, k)).astype(dtype)
+    w = (rng.standard_normal((n, k)) / np.sqrt(k)).astype(dtype)
+    b = rng.standard_normal(n).astype(dtype)
+    plain = nnmat.linear(x, w, b)
+    for name in EPILOGUE_ACTS:
+        fused = nnmat.linear(x, w, b, activation=name)
+        # same GEMM bits, same element-wise kernel: identical results
+        np.testing.assert_array_equal(fused, _act(name)(plain), err_msg=name)
+
+
+def test_linear_fused_activation_thread_invariant_and_nd(rng):
+    x = rng.standard_normal((4, 50, 96)).astype(np.float32)
+    w = rng.standard_normal((200, 96)).astype(np.float32)
+    with nnmat.threads(1):
+        a = nnmat.linear(x, w, activation="gelu")
+    with nnmat.threads(2):
+        b = nnmat.linear(x, w, activation="gelu")
+    np.testing.assert_array_equal(a, b)
+    assert a.shape == (4, 50, 200)
+    from nnmat import activations as A
+    np.testing.assert_array_equal(a, A.gelu(nnmat.linear(x, w)))
+
+
+def test_linear_fused_activation_accepts_functions_and_empty(rng):
+    from nnmat import activations as A
+    x = rng.standard_normal((3, 4))
+    w = rng.standard_normal((5, 4))
+    np.testing.assert_array_equal(nnmat.linear(x, w, activation=A.relu), nnmat.linear(x, w, activation="relu"))
+    assert nnmat.linear(np.zeros((0, 4)), w, activation="relu").shape == (0, 5)
+    # k == 0: the output is the activation of the bias
+    out = nnmat.linear(np.zeros((2, 0)), np.zeros((3, 0)), np.array([-1.0, 0.0, 2.0]), activation="relu")
+    np.testing.assert_array_equal(out, [[0, 0, 2], [0, 0, 2]])
+
+
+def test_linear_fused_activation_matches_torch(rng):
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x = rng.standard_normal((64, 100)).astype(np.float32)
+    w = rng.standard_normal((48, 100)).astype(np.float32) * 0.1
+    b = rng.standard_normal(48).astype(np.float32)
+    for name, tf in (("relu", F.relu), ("gelu", F.gelu), ("silu", F.silu), ("tanh", torch.tanh)):
+        ref = tf(F.linear(torch.tensor(x), torch.tensor(w), torch.tensor(b))).numpy()
+        np.testing.assert_allclose(nnmat.linear(x, w, b, activation=name), ref, rtol=1e-4, atol=1e-5)

@@ -124,7 +124,7 @@ void gemm_into(const py::array& a_, const py::array& b_, const py::array& c_, do
     ActEpilogue<T> ep{};
     if (act > 0) {
         if (act >= int(Act::count)) throw py::value_error("gemm: unknown activation id");
-        if (c.shape[1] > 1 && c.strides[1] != 1)
+        if (c.shape[0] > 0 && c.shape[1] > 1 && c.strides[1] != 1)
             throw py::value_error("gemm: a fused activation needs c with unit column stride");
         ActParams ap;
         ap.p0 = p0;
