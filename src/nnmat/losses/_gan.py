@@ -63,7 +63,8 @@ def _prepare(fn: str, **arrays):
     """asarray each argument, promote them together, make them contiguous."""
     arrs = {name: asarray(fn, name, a) for name, a in arrays.items()}
     dt = float_dtype(fn, *arrs.values())
-    return dt, [as_contiguous(a, dt) for a in arrs.values()]
+    # (ascontiguousarray turns a 0-d array into 1-d: keep the shape)
+    return dt, [as_contiguous(a, dt).reshape(a.shape) for a in arrs.values()]
 
 
 def _upstream_pair(fn: str, grad_output: Any, reduction: str, real: np.ndarray, fake: np.ndarray, dt):
