@@ -7,6 +7,7 @@ defaults follow the reference implementations named in each docstring
 (PyTorch first); arguments come prediction first, target second.
 """
 from ._base import LossFunction
+from ._dice import dice_loss, soft_dice_loss
 from ._elementwise import (
     binary_cross_entropy,
     binary_cross_entropy_with_logits,
@@ -19,10 +20,25 @@ from ._elementwise import (
     smooth_l1_loss,
     squared_hinge_loss,
 )
+from ._gan import (
+    gan_discriminator_loss,
+    gan_generator_loss,
+    gradient_penalty,
+    lsgan_discriminator_loss,
+    lsgan_generator_loss,
+    wasserstein_critic_loss,
+    wasserstein_generator_loss,
+)
 
 __all__ = [
     "LossFunction",
+    # regression
     "mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "log_cosh_loss",
+    # binary
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge_loss", "squared_hinge_loss",
-    "sigmoid_focal_loss",
+    "sigmoid_focal_loss", "dice_loss", "soft_dice_loss",
+    # GAN
+    "gan_discriminator_loss", "gan_generator_loss", "wasserstein_critic_loss",
+    "wasserstein_generator_loss", "gradient_penalty", "lsgan_discriminator_loss",
+    "lsgan_generator_loss",
 ]
