@@ -7,5 +7,13 @@ defaults follow the reference implementations named in each docstring
 (PyTorch first); arguments come prediction first, target second.
 """
 from ._base import LossFunction
+from ._detection import (complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss,
+                         iou_loss)
 
-__all__ = ["LossFunction"]
+__all__ = [
+    "LossFunction",
+    "iou_loss",
+    "generalized_box_iou_loss",
+    "distance_box_iou_loss",
+    "complete_box_iou_loss",
+]
