@@ -9,6 +9,8 @@ defaults follow the reference implementations named in each docstring
 from ._base import LossFunction
 from ._detection import (complete_box_iou_loss, distance_box_iou_loss, generalized_box_iou_loss,
                          iou_loss)
+from ._embedding import (angular_loss, batch_contrastive_loss, center_loss, center_update,
+                         contrastive_loss, triplet_margin_loss)
 
 __all__ = [
     "LossFunction",
@@ -16,4 +18,10 @@ __all__ = [
     "generalized_box_iou_loss",
     "distance_box_iou_loss",
     "complete_box_iou_loss",
+    "triplet_margin_loss",
+    "contrastive_loss",
+    "batch_contrastive_loss",
+    "center_loss",
+    "center_update",
+    "angular_loss",
 ]
