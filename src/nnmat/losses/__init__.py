@@ -7,6 +7,12 @@ defaults follow the reference implementations named in each docstring
 (PyTorch first); arguments come prediction first, target second.
 """
 from ._base import LossFunction
+from ._detection import (
+    complete_box_iou_loss,
+    distance_box_iou_loss,
+    generalized_box_iou_loss,
+    iou_loss,
+)
 from ._dice import dice_loss, soft_dice_loss
 from ._elementwise import (
     binary_cross_entropy,
@@ -29,6 +35,14 @@ from ._gan import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
+from ._embedding import (
+    angular_loss,
+    batch_contrastive_loss,
+    center_loss,
+    center_update,
+    contrastive_loss,
+    triplet_margin_loss,
+)
 
 __all__ = [
     "LossFunction",
@@ -41,4 +55,9 @@ __all__ = [
     "gan_discriminator_loss", "gan_generator_loss", "wasserstein_critic_loss",
     "wasserstein_generator_loss", "gradient_penalty", "lsgan_discriminator_loss",
     "lsgan_generator_loss",
+    # detection (sigmoid_focal_loss and smooth_l1_loss above)
+    "iou_loss", "generalized_box_iou_loss", "distance_box_iou_loss", "complete_box_iou_loss",
+    # embedding
+    "triplet_margin_loss", "contrastive_loss", "batch_contrastive_loss", "center_loss", "center_update",
+    "angular_loss",
 ]
