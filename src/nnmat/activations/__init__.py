@@ -5,5 +5,6 @@ Names, parameters and defaults are torch.nn.functional's (softmax family:
 ``f.backward(x, grad_output, ...)`` returning the gradient with respect to x.
 """
 from ._base import Activation
+from ._softmax import log_softmax, softmax, sparsemax
 
-__all__ = ["Activation"]
+__all__ = ["Activation", "softmax", "log_softmax", "sparsemax"]

@@ -7,5 +7,6 @@ defaults follow the reference implementations named in each docstring
 (PyTorch first); arguments come prediction first, target second.
 """
 from ._base import LossFunction
+from ._multiclass import cross_entropy, kl_div, kl_divergence, nll_loss, sparsemax_loss
 
-__all__ = ["LossFunction"]
+__all__ = ["LossFunction", "cross_entropy", "nll_loss", "kl_div", "kl_divergence", "sparsemax_loss"]
