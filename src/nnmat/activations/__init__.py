@@ -20,9 +20,10 @@ from ._elementwise import (
     softplus,
     tanh,
 )
+from ._softmax import log_softmax, softmax, sparsemax
 
 __all__ = [
     "Activation",
     "sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "silu", "softplus", "mish",
-    "hardtanh", "hardsigmoid", "hardswish",
+    "hardtanh", "hardsigmoid", "hardswish", "softmax", "log_softmax", "sparsemax",
 ]

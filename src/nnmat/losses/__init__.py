@@ -35,6 +35,7 @@ from ._gan import (
     wasserstein_critic_loss,
     wasserstein_generator_loss,
 )
+from ._multiclass import cross_entropy, kl_div, kl_divergence, nll_loss, sparsemax_loss
 from ._embedding import (
     angular_loss,
     batch_contrastive_loss,
@@ -51,6 +52,8 @@ __all__ = [
     # binary
     "binary_cross_entropy", "binary_cross_entropy_with_logits", "hinge_loss", "squared_hinge_loss",
     "sigmoid_focal_loss", "dice_loss", "soft_dice_loss",
+    # multi-class
+    "cross_entropy", "nll_loss", "kl_div", "kl_divergence", "sparsemax_loss",
     # GAN
     "gan_discriminator_loss", "gan_generator_loss", "wasserstein_critic_loss",
     "wasserstein_generator_loss", "gradient_penalty", "lsgan_discriminator_loss",

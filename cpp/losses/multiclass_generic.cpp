@@ -1,0 +1,14 @@
+// Multi-class kernels for the generic path (compiled with this ISA's flags only).
+#define NNMAT_ISA_NS generic
+#include "simd/generic.h"
+#include "simd/vmath.h"
+#include "losses/multiclass_kernels.h"
+
+namespace nnmat {
+namespace NNMAT_ISA_NS {
+
+extern const MulticlassTable multiclass_table;
+const MulticlassTable multiclass_table = {"generic", NNMAT_MULTICLASS_FNS(float), NNMAT_MULTICLASS_FNS(double)};
+
+}  // namespace NNMAT_ISA_NS
+}  // namespace nnmat
