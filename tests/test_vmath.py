@@ -25,9 +25,9 @@ FUNCS = ["exp", "expm1", "log", "log1p", "tanh", "sigmoid", "erf", "erfc"]
 # Max ulp asserted (measured max in VMATH.md, plus a margin for unsampled points).
 BOUND = {
     "float32": {"exp": 1.5, "expm1": 2.0, "log": 1.5, "log1p": 2.0, "tanh": 3.5, "sigmoid": 3.0,
-                "erf": 4.0, "erfc": 4.0},
+                "erf": 3.0, "erfc": 4.0},
     "float64": {"exp": 1.5, "expm1": 2.5, "log": 1.5, "log1p": 2.0, "tanh": 3.5, "sigmoid": 3.0,
-                "erf": 4.0, "erfc": 4.0},
+                "erf": 2.5, "erfc": 5.5},
 }
 
 _erf = np.vectorize(math.erf, otypes=[np.float64])
@@ -189,3 +189,27 @@ def test_bad_input():
         _core.vmath_eval("exp", np.zeros(3, dtype=np.int32))
     with pytest.raises(ValueError):
         _core.vmath_eval("exp", np.zeros((2, 2)))
+
+
+@functools.lru_cache(maxsize=None)
+def _erf_f64_cases():
+    mpmath = pytest.importorskip("mpmath")
+    mpmath.mp.dps = 30
+    rng = np.random.default_rng(5)
+    x = np.concatenate([rng.uniform(-6, 6, 1500), rng.uniform(0, 27.5, 1500),
+                        rng.uniform(-1, 1, 300) * 10.0 ** rng.uniform(-300, 0, 300), [0.5, -0.5, 27.25, 27.3]])
+    erf = np.array([mpmath.erf(mpmath.mpf(float(v))) for v in x], dtype=object)
+    erfc = np.array([mpmath.erfc(mpmath.mpf(float(v))) for v in x], dtype=object)
+    to_ld = lambda a: np.array([np.longdouble(mpmath.nstr(v, 25)) for v in a], dtype=np.longdouble)
+    return x, {"erf": to_ld(erf), "erfc": to_ld(erfc)}
+
+
+@pytest.mark.parametrize("name", ["erf", "erfc"])
+def test_accuracy_float64_erf(isa, name):
+    x, refs = _erf_f64_cases()
+    y = _core.vmath_eval(name, x)
+    err = ulp_error(y, refs[name], np.float64)
+    normal = np.abs(refs[name]) >= np.finfo(np.float64).tiny   # subnormal erfc: absolute
+    worst = _report(name, "float64", isa, x, np.where(normal, err, np.minimum(err, 0)))
+    assert worst <= BOUND["float64"][name]
+    assert np.all(err[~normal] <= 64)

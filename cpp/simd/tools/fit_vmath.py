@@ -74,7 +74,7 @@ def powers(ks, var=lambda v: v):
 
 def fmt(cs, dtype):
     if dtype == "float32":
-        return ", ".join(float(np.float32(float(c))).hex() + "f" for c in cs)
+        return ", ".join(float(np.float32(float(c))).hex().replace("0000000p", "p") + "f" for c in cs)
     return ", ".join(float(c).hex() for c in cs)
 
 
@@ -148,6 +148,54 @@ def log1p_f64(deg):
 @fit("log1p_f64")
 def _():
     return log1p_f64(6), "float64"
+
+
+ERF_SPLIT = mp.mpf("0.5")
+
+
+def erf_small(deg, dtype):
+    # erf(x) ~= x * H(x^2) on |x| <= ERF_SPLIT, relative to erf(x).
+    target = lambda z: mp.erf(mp.sqrt(z)) / mp.sqrt(z) if z > 0 else 2 / mp.sqrt(mp.pi)
+    basis = powers(range(0, deg + 1))
+    weight = lambda z: 1 / target(z)
+    b = ERF_SPLIT ** 2
+    cs = lawson(cheb_nodes(0, b, 3 * deg + 15), target, basis, weight, iters=30)
+    cr = rounded(cs, dtype)
+    return cr, max_err(0, b, target, basis, weight, cr, n=1000)
+
+
+@fit("erf_f32")
+def _():
+    return erf_small(4, "float32"), "float32"
+
+
+@fit("erf_f64")
+def _():
+    return erf_small(9, "float64"), "float64"
+
+
+def erfc_large(c, xmax, deg, dtype):
+    # erfc(x) = exp(-x^2) * G(x) on [ERF_SPLIT, xmax] with G(x) = t * Q(t),
+    # t = 1/(1 + c x); Q fitted relative to G/t.
+    G = lambda x: mp.erfc(x) * mp.exp(x * x)
+    ta, tb = 1 / (1 + c * mp.mpf(xmax)), 1 / (1 + c * ERF_SPLIT)
+    xt = lambda t: (1 / t - 1) / c
+    target = lambda t: G(xt(t)) / t
+    basis = powers(range(0, deg + 1))
+    weight = lambda t: 1 / target(t)
+    cs = lawson(cheb_nodes(ta, tb, 3 * deg + 15), target, basis, weight, iters=30)
+    cr = rounded(cs, dtype)
+    return cr, max_err(ta, tb, target, basis, weight, cr, n=800)
+
+
+@fit("erfc_f32")
+def _():
+    return erfc_large(mp.mpf("1"), 10.1, 12, "float32"), "float32"
+
+
+@fit("erfc_f64")
+def _():
+    return erfc_large(mp.mpf("0.3"), 27.25, 22, "float64"), "float64"
 
 
 def main(names):
