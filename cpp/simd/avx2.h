@@ -43,6 +43,36 @@ template <> struct Vec<float> {
     static inline mask mor(mask a, mask b) { return _mm256_or_ps(a, b); }
     static inline mask mnot(mask a) { return _mm256_xor_ps(a, _mm256_castsi256_ps(_mm256_set1_epi32(-1))); }
     static inline bool any(mask a) { return _mm256_movemask_ps(a) != 0; }
+
+    // ---- Bit-level helpers for the elementary functions (cpp/simd/vmath.h) ----
+    // Magnitude of a with the sign of s.
+    static inline reg copysign(reg a, reg s) {
+        const __m256 sb = _mm256_set1_ps(-0.0f);
+        return _mm256_or_ps(_mm256_andnot_ps(sb, a), _mm256_and_ps(sb, s));
+    }
+    // Round to nearest integer, ties to even.
+    static inline reg round(reg a) { return _mm256_round_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    // 2^n for integer-valued n in [-126, 127].
+    static inline reg pow2i(reg n) {
+        __m256i k = _mm256_castps_si256(_mm256_add_ps(n, _mm256_set1_ps(12582912.0f + 127.0f)));
+        return _mm256_castsi256_ps(_mm256_slli_epi32(k, 23));
+    }
+    // a * 2^n, n integer-valued with 2^n normal (rounded once, like a product).
+    static inline reg ldexp_normal(reg a, reg n) { return _mm256_mul_ps(a, pow2i(n)); }
+    // a * 2^n for integer-valued |n| <= 252 (overflow -> inf, gradual underflow).
+    static inline reg ldexp(reg a, reg n) {
+        reg n1 = round(_mm256_mul_ps(n, _mm256_set1_ps(0.5f)));
+        return _mm256_mul_ps(_mm256_mul_ps(a, pow2i(n1)), pow2i(_mm256_sub_ps(n, n1)));
+    }
+    // Positive normal finite x = m * 2^e, m in [sqrt(1/2), sqrt(2)), e integer-valued.
+    static inline reg frexp_sqrt2(reg x, reg& e) {
+        __m256i ix = _mm256_castps_si256(x);
+        __m256i t = _mm256_sub_epi32(ix, _mm256_set1_epi32(0x3f3504f3));
+        e = _mm256_cvtepi32_ps(_mm256_srai_epi32(t, 23));
+        return _mm256_castsi256_ps(_mm256_sub_epi32(ix, _mm256_and_si256(t, _mm256_set1_epi32(int32_t(0xff800000u)))));
+    }
+    // Approximate 1/a (within about 1 ulp) for finite normal a.
+    static inline reg recip(reg a) { return _mm256_div_ps(_mm256_set1_ps(1.0f), a); }
 };
 
 template <> struct Vec<double> {
@@ -79,6 +109,37 @@ template <> struct Vec<double> {
     static inline mask mor(mask a, mask b) { return _mm256_or_pd(a, b); }
     static inline mask mnot(mask a) { return _mm256_xor_pd(a, _mm256_castsi256_pd(_mm256_set1_epi32(-1))); }
     static inline bool any(mask a) { return _mm256_movemask_pd(a) != 0; }
+
+    // ---- Bit-level helpers for the elementary functions (cpp/simd/vmath.h) ----
+    static inline reg copysign(reg a, reg s) {
+        const __m256d sb = _mm256_set1_pd(-0.0);
+        return _mm256_or_pd(_mm256_andnot_pd(sb, a), _mm256_and_pd(sb, s));
+    }
+    static inline reg round(reg a) { return _mm256_round_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    // 2^n for integer-valued n in [-1022, 1023] (no int64 conversion in AVX2: the
+    // low bits of n + 1.5*2^52 + 1023 are the biased exponent).
+    static inline reg pow2i(reg n) {
+        __m256i k = _mm256_castpd_si256(_mm256_add_pd(n, _mm256_set1_pd(6755399441055744.0 + 1023.0)));
+        return _mm256_castsi256_pd(_mm256_slli_epi64(k, 52));
+    }
+    static inline reg ldexp_normal(reg a, reg n) { return _mm256_mul_pd(a, pow2i(n)); }
+    // a * 2^n for integer-valued |n| <= 2044.
+    static inline reg ldexp(reg a, reg n) {
+        reg n1 = round(_mm256_mul_pd(n, _mm256_set1_pd(0.5)));
+        return _mm256_mul_pd(_mm256_mul_pd(a, pow2i(n1)), pow2i(_mm256_sub_pd(n, n1)));
+    }
+    // Positive normal finite x = m * 2^e, m in [sqrt(1/2), sqrt(2)), e integer-valued.
+    // (No 64-bit arithmetic shift in AVX2: the exponent field of t + 1024*2^52 is
+    // read with a logical shift and turned into a double through 2^52.)
+    static inline reg frexp_sqrt2(reg x, reg& e) {
+        __m256i ix = _mm256_castpd_si256(x);
+        __m256i t = _mm256_sub_epi64(ix, _mm256_set1_epi64x(0x3fe6a09e667f3bcdLL));
+        __m256i k = _mm256_srli_epi64(_mm256_add_epi64(t, _mm256_set1_epi64x(int64_t(1024) << 52)), 52);
+        reg kd = _mm256_castsi256_pd(_mm256_or_si256(k, _mm256_set1_epi64x(0x4330000000000000LL)));
+        e = _mm256_sub_pd(kd, _mm256_set1_pd(4503599627370496.0 + 1024.0));
+        return _mm256_castsi256_pd(_mm256_sub_epi64(ix, _mm256_and_si256(t, _mm256_set1_epi64x(int64_t(0xfff0000000000000ull)))));
+    }
+    static inline reg recip(reg a) { return _mm256_div_pd(_mm256_set1_pd(1.0), a); }
 };
 
 }  // namespace NNMAT_ISA_NS

@@ -43,6 +43,34 @@ template <> struct Vec<float> {
     static inline mask mor(mask a, mask b) { return mask(a | b); }
     static inline mask mnot(mask a) { return mask(~a); }
     static inline bool any(mask a) { return a != 0; }
+
+    // ---- Bit-level helpers for the elementary functions (cpp/simd/vmath.h) ----
+    // Magnitude of a with the sign of s (one ternary-logic op).
+    static inline reg copysign(reg a, reg s) {
+        return _mm512_castsi512_ps(_mm512_ternarylogic_epi32(_mm512_castps_si512(a), _mm512_castps_si512(s),
+                                                             _mm512_set1_epi32(int32_t(0x80000000u)), 0xd8));
+    }
+    // Round to nearest integer, ties to even.
+    static inline reg round(reg a) { return _mm512_roundscale_ps(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    // 2^n for integer-valued n in [-126, 127].
+    static inline reg pow2i(reg n) { return _mm512_scalef_ps(_mm512_set1_ps(1.0f), n); }
+    // a * 2^n, n integer-valued: vscalefps handles every range (overflow, subnormal
+    // results rounded once), so both forms are one instruction.
+    static inline reg ldexp_normal(reg a, reg n) { return _mm512_scalef_ps(a, n); }
+    static inline reg ldexp(reg a, reg n) { return _mm512_scalef_ps(a, n); }
+    // Positive normal finite x = m * 2^e, m in [sqrt(1/2), sqrt(2)), e integer-valued.
+    static inline reg frexp_sqrt2(reg x, reg& e) {
+        __m512i ix = _mm512_castps_si512(x);
+        __m512i t = _mm512_sub_epi32(ix, _mm512_set1_epi32(0x3f3504f3));
+        e = _mm512_cvtepi32_ps(_mm512_srai_epi32(t, 23));
+        return _mm512_castsi512_ps(_mm512_sub_epi32(ix, _mm512_and_si512(t, _mm512_set1_epi32(int32_t(0xff800000u)))));
+    }
+    // Approximate 1/a (within about 1 ulp) for finite normal a: 14-bit estimate
+    // and one Newton step.
+    static inline reg recip(reg a) {
+        reg y = _mm512_rcp14_ps(a);
+        return _mm512_fmadd_ps(y, _mm512_fnmadd_ps(a, y, _mm512_set1_ps(1.0f)), y);
+    }
 };
 
 template <> struct Vec<double> {
@@ -79,6 +107,29 @@ template <> struct Vec<double> {
     static inline mask mor(mask a, mask b) { return mask(a | b); }
     static inline mask mnot(mask a) { return mask(~a); }
     static inline bool any(mask a) { return a != 0; }
+
+    // ---- Bit-level helpers for the elementary functions (cpp/simd/vmath.h) ----
+    static inline reg copysign(reg a, reg s) {
+        return _mm512_castsi512_pd(_mm512_ternarylogic_epi64(_mm512_castpd_si512(a), _mm512_castpd_si512(s),
+                                                             _mm512_set1_epi64(int64_t(0x8000000000000000ull)), 0xd8));
+    }
+    static inline reg round(reg a) { return _mm512_roundscale_pd(a, _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC); }
+    static inline reg pow2i(reg n) { return _mm512_scalef_pd(_mm512_set1_pd(1.0), n); }
+    static inline reg ldexp_normal(reg a, reg n) { return _mm512_scalef_pd(a, n); }
+    static inline reg ldexp(reg a, reg n) { return _mm512_scalef_pd(a, n); }
+    static inline reg frexp_sqrt2(reg x, reg& e) {
+        __m512i ix = _mm512_castpd_si512(x);
+        __m512i t = _mm512_sub_epi64(ix, _mm512_set1_epi64(0x3fe6a09e667f3bcdLL));
+        e = _mm512_cvtepi64_pd(_mm512_srai_epi64(t, 52));
+        return _mm512_castsi512_pd(_mm512_sub_epi64(ix, _mm512_and_si512(t, _mm512_set1_epi64(int64_t(0xfff0000000000000ull)))));
+    }
+    // 14-bit estimate and two Newton steps.
+    static inline reg recip(reg a) {
+        const reg one = _mm512_set1_pd(1.0);
+        reg y = _mm512_rcp14_pd(a);
+        y = _mm512_fmadd_pd(y, _mm512_fnmadd_pd(a, y, one), y);
+        return _mm512_fmadd_pd(y, _mm512_fnmadd_pd(a, y, one), y);
+    }
 };
 
 }  // namespace NNMAT_ISA_NS

@@ -49,6 +49,55 @@ struct Vec {
     static inline mask mor(mask a, mask b) { return a | b; }
     static inline mask mnot(mask a) { return ~a; }
     static inline bool any(mask a) { for (int i = 0; i < lanes; ++i) if (a[i]) return true; return false; }
+
+    // ---- Bit-level helpers for the elementary functions (cpp/simd/vmath.h) ----
+    typedef typename std::conditional<sizeof(T) == 4, uint32_t, uint64_t>::type utype;
+    typedef utype umask __attribute__((vector_size(16)));
+    static constexpr int mant_bits = sizeof(T) == 4 ? 23 : 52;
+    static constexpr int exp_bias = sizeof(T) == 4 ? 127 : 1023;
+    static inline umask bits(reg a) { umask m; std::memcpy(&m, &a, 16); return m; }
+    static inline reg from_bits(umask m) { reg r; std::memcpy(&r, &m, 16); return r; }
+    // Magnitude of a with the sign of s.
+    static inline reg copysign(reg a, reg s) {
+        const utype sb = utype(1) << (8 * sizeof(T) - 1);
+        return from_bits((bits(a) & ~sb) | (bits(s) & sb));
+    }
+    // Round to nearest integer, ties to even (any input; NaN stays NaN).
+    static inline reg round(reg a) {
+        const T big = sizeof(T) == 4 ? T(8388608.0) : T(4503599627370496.0);   // 2^mant_bits
+        reg ax = abs(a);
+        reg r = (ax + big) - big;
+        return select(ax < big, copysign(r, a), a);
+    }
+    // 2^n for integer-valued n in [1 - bias, bias] (a normal power of two), built
+    // from the bits of n + (1.5*2^mant_bits + bias).
+    static inline reg pow2i(reg n) {
+        const T magic = sizeof(T) == 4 ? T(12582912.0 + 127.0) : T(6755399441055744.0 + 1023.0);
+        return from_bits(bits(n + magic) << mant_bits);
+    }
+    // a * 2^n, n integer-valued with 2^n normal (a product whose result may be
+    // subnormal or overflow is still rounded once, as a multiplication).
+    static inline reg ldexp_normal(reg a, reg n) { return a * pow2i(n); }
+    // a * 2^n for integer-valued |n| <= 2*bias - 2: two steps, so results near
+    // overflow become inf and tiny results are rounded once into the subnormals.
+    static inline reg ldexp(reg a, reg n) {
+        reg n1 = round(n * T(0.5));
+        return (a * pow2i(n1)) * pow2i(n - n1);
+    }
+    // For positive normal finite x: returns m and sets e with x = m * 2^e,
+    // m in [sqrt(1/2), sqrt(2)), e integer-valued.
+    static inline reg frexp_sqrt2(reg x, reg& e) {
+        const itype off = sizeof(T) == 4 ? itype(0x3f3504f3) : itype(0x3fe6a09e667f3bcdLL);
+        mask ix; std::memcpy(&ix, &x, 16);
+        mask t = ix - off;
+        mask k = t >> mant_bits;                       // arithmetic shift
+        e = __builtin_convertvector(k, reg);
+        mask mb = ix - (t & (itype(-1) << mant_bits));
+        reg m; std::memcpy(&m, &mb, 16);
+        return m;
+    }
+    // Approximate 1/a (within about 1 ulp) for finite normal a; here: a division.
+    static inline reg recip(reg a) { return T(1) / a; }
 };
 
 }  // namespace NNMAT_ISA_NS
