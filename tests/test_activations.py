@@ -39,7 +39,7 @@ def _gelu_tanh_d(x):
 
 REF = {
     "sigmoid": ({}, _sig, lambda x: _sig(x) * (1 - _sig(x))),
-    "tanh": ({}, np.tanh, lambda x: 1 - np.tanh(x) ** 2),
+    "tanh": ({}, np.tanh, lambda x: 1 / np.cosh(np.clip(x, -350, 350)) ** 2),
     "relu": ({}, lambda x: np.maximum(x, 0), lambda x: (x > 0).astype(float)),
     "leaky_relu": ({"negative_slope": 0.2}, lambda x: np.where(x > 0, x, 0.2 * x),
                    lambda x: np.where(x > 0, 1.0, 0.2)),
@@ -187,8 +187,8 @@ def test_wide_range_and_extremes(isa, name):
         fin = np.isfinite(want)
         err = np.abs(got[fin] - want[fin])
         bound = 1e-13 * np.abs(want[fin]) * (cond[fin] if np.ndim(cond) else cond) + 1e-300
-        if what == "backward":  # 1 - s^2 style derivatives (torch's form) carry an absolute eps
-            bound += 4e-16
+        if what == "backward":  # 1 - t^2 style derivatives (torch's form) carry an absolute eps
+            bound += 2e-15
         assert (err <= bound).all(), (what, x[fin][err > bound][:5], got[fin][err > bound][:5])
     x32 = x.astype(np.float32)
     with np.errstate(all="ignore"):
