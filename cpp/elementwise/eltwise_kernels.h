@@ -31,9 +31,7 @@ struct Ew {
 
     static inline R k(double v) { return V::bcast(T(v)); }
 
-    // sigma(x) = 1 / (1 + e^-x): e^-x overflows to inf for very negative x and
-    // the quotient is then exactly 0; no cancellation for either sign.
-    static inline R sigmoid(R x) { return V::div(k(1), V::add(k(1), M::exp(V::neg(x)))); }
+    static inline R sigmoid(R x) { return M::sigmoid(x); }
 
     // ---------------------------------------------------------------- maps
     // y[i] = f(x[i]); y may alias x (each vector is loaded before it is stored).

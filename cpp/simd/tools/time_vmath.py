@@ -1,7 +1,7 @@
 #!/usr/bin/env python3
 """ns/element of nnmat's VMath functions (through _core.vmath_eval, one thread,
 10^6 elements, median of repeats) per ISA and dtype, with numpy for context.
-Not a test:  PYTHONPATH=src python3 benchmarks/time_vmath.py"""
+Not a test:  PYTHONPATH=src python3 cpp/simd/tools/time_vmath.py"""
 import time
 
 import numpy as np
