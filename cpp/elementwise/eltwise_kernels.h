@@ -36,7 +36,7 @@ struct Ew {
     // ---------------------------------------------------------------- maps
     // y[i] = f(x[i]); y may alias x (each vector is loaded before it is stored).
     template <class F>
-    static inline void map1(const T* x, T* y, int64_t n, F f) {
+    __attribute__((noinline)) static void map1(const T* x, T* y, int64_t n, F f) {
         int64_t i = 0;
         for (; i + 2 * L <= n; i += 2 * L) {
             const R a = V::load(x + i), b = V::load(x + i + L);
@@ -53,7 +53,7 @@ struct Ew {
     }
     // dx[i] = f(x[i], g[i]); dx may alias g or x.
     template <class F>
-    static inline void map2(const T* x, const T* g, T* dx, int64_t n, F f) {
+    __attribute__((noinline)) static void map2(const T* x, const T* g, T* dx, int64_t n, F f) {
         int64_t i = 0;
         for (; i + 2 * L <= n; i += 2 * L) {
             const R a = V::load(x + i), b = V::load(x + i + L);
