@@ -128,9 +128,10 @@ struct Ew {
             case Act::softplus: {
                 const R beta = k(p.p0), thr = k(p.p1), rbeta = k(1.0 / p.p0);
                 const bool unit = p.p0 == 1.0;
+                // log1p(exp(bx)) = max(bx, 0) + log1p(exp(-|bx|)), no overflow
                 map1(x, y, n, [&](R v) {
                     const R bx = unit ? v : V::mul(v, beta);
-                    R s = M::log1p(M::exp(bx));
+                    R s = V::add(V::max(V::zero(), bx), M::log1p_unit(M::exp(V::neg(V::abs(bx)))));
                     if (!unit) s = V::mul(s, rbeta);
                     return V::select(V::gt(bx, thr), v, s);
                 });
@@ -330,7 +331,7 @@ struct Ew {
             const R r = V::sub(x, y);
             if (VAL) {
                 const R a = V::abs(r);
-                const R big = V::sub(V::add(a, M::log1p(M::exp(V::mul(k(-2), a)))), k(0.69314718055994530942));
+                const R big = V::sub(V::add(a, M::log1p_unit(M::exp(V::mul(k(-2), a)))), k(0.69314718055994530942));
                 const R a2 = V::mul(a, a);
                 R s = V::fma(a2, k(31.0 / 14175.0), k(-17.0 / 2520.0));
                 s = V::fma(a2, s, k(1.0 / 45.0));
@@ -360,9 +361,9 @@ struct Ew {
     // s = sigma(x), sn = sigma(-x) = 1 - s (both without cancellation).
     static inline void logit_parts(R x, R& sp, R& s, R& sn, bool want_sp, bool want_s) {
         const R e = M::exp(V::neg(V::abs(x)));
-        if (want_sp) sp = V::add(V::max(V::zero(), V::neg(x)), M::log1p(e));
+        if (want_sp) sp = V::add(V::max(V::zero(), V::neg(x)), M::log1p_unit(e));
         if (want_s) {
-            const R inv = V::div(k(1), V::add(k(1), e));
+            const R inv = V::recip(V::add(k(1), e));
             const R ei = V::mul(e, inv);
             const auto pos = V::ge(x, V::zero());
             s = V::select(pos, inv, ei);
@@ -458,7 +459,7 @@ struct Ew {
     }
 
     template <class Op, bool VAL, bool GRAD>
-    static double loss_range(const EwLossArgs<T>& a, int64_t b, int64_t e, const Prm& q) {
+    __attribute__((noinline)) static double loss_range(const EwLossArgs<T>& a, int64_t b, int64_t e, const Prm& q) {
         const bool has_w = a.w != nullptr, has_pw = a.pw != nullptr, has_go = a.gout != nullptr;
         const R gs = k(a.gscale), one = k(1);
         R acc0 = V::zero(), acc1 = V::zero();

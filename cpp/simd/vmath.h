@@ -19,6 +19,14 @@
 #pragma once
 #include <cmath>
 
+// The main paths are forced inline: a call in a kernel's loop makes every
+// polynomial constant live across it, and GCC then spills them all to the
+// stack (measured: softplus 2.4x slower). Rare paths stay out of line.
+#ifndef NNMAT_VINLINE
+#define NNMAT_VINLINE inline __attribute__((always_inline))
+#define NNMAT_VCOLD __attribute__((noinline, cold))
+#endif
+
 namespace nnmat {
 namespace NNMAT_ISA_NS {
 
@@ -91,11 +99,11 @@ struct VMath {
     using M = typename V::mask;
     using C = VMathConst<T>;
 
-    static inline R k(T c) { return V::bcast(c); }
+    static NNMAT_VINLINE R k(T c) { return V::bcast(c); }
 
     // Horner evaluation of c[0] + c[1] x + ... + c[N-1] x^(N-1).
     template <int N>
-    static inline R horner(R x, const T (&c)[N]) {
+    static NNMAT_VINLINE R horner(R x, const T (&c)[N]) {
         R p = k(c[N - 1]);
         for (int i = N - 2; i >= 0; --i) p = V::fma(p, x, k(c[i]));
         return p;
@@ -103,7 +111,7 @@ struct VMath {
 
     // ---------------------------------------------------------------- exp family
     // x = n*ln2 + r, |r| <= ln2/2 (plus rounding); returns expm1(r), sets n.
-    static inline R expm1_reduced(R x, R& n) {
+    static NNMAT_VINLINE R expm1_reduced(R x, R& n) {
         n = V::round(V::mul(x, k(C::LOG2E)));
         R r = V::fnma(n, k(C::LN2_HI), x);
         r = V::fnma(n, k(C::LN2_LO), r);
@@ -111,14 +119,14 @@ struct VMath {
         return V::fma(r2, horner(r, C::EXP_P), r);
     }
     // exp for any x (NaN and infinities included), gradual underflow.
-    static inline R exp_wide(R x) {
+    NNMAT_VCOLD static R exp_wide(R x) {
         // max(lo, x) / min(hi, .) keep a NaN x (x86 semantics: b is returned).
         R xc = V::min(k(C::EXP_HI), V::max(k(C::EXP_LO), x));
         R n;
         R q = expm1_reduced(xc, n);
         return V::ldexp(V::add(q, k(T(1))), n);
     }
-    static inline R exp(R x) {
+    static NNMAT_VINLINE R exp(R x) {
         M out = V::mnot(V::lt(V::abs(x), k(C::EXP_MAIN)));   // also NaN lanes
         if (V::any(out)) return exp_wide(x);
         R n;
@@ -126,14 +134,14 @@ struct VMath {
         return V::ldexp_normal(V::add(q, k(T(1))), n);
     }
     // expm1 for x in [-EXP_MAIN, EXP_MAIN] (or NaN): 2^n*expm1(r) + (2^n - 1).
-    static inline R expm1_main(R x) {
+    static NNMAT_VINLINE R expm1_main(R x) {
         R n;
         R q = expm1_reduced(x, n);
         R s = V::pow2i(n);
         R y = V::fma(s, q, V::sub(s, k(T(1))));
         return V::copysign(y, x);   // expm1 keeps the sign of x (and of -0)
     }
-    static inline R expm1(R x) {
+    static NNMAT_VINLINE R expm1(R x) {
         // Below -EXP_MAIN the result is -1 in both precisions: clamp (NaN kept).
         R xc = V::max(k(-C::EXP_MAIN), x);
         M big = V::ge(x, k(C::EXP_MAIN));
@@ -144,7 +152,7 @@ struct VMath {
 
     // ---------------------------------------------------------------- log family
     // log(2^e * (1 + f)) for f in [sqrt(1/2)-1, sqrt(2)-1] (slightly beyond is fine).
-    static inline R log_reduced(R f, R e) {
+    static NNMAT_VINLINE R log_reduced(R f, R e) {
         if (sizeof(T) == 4) {
             R f2 = V::mul(f, f);
             R y = V::fma(f2, horner(f, C::LOG_Q), f);
@@ -159,12 +167,12 @@ struct VMath {
             return V::fma(e, k(C::LN2_HI), y);
         }
     }
-    static inline R log_positive_normal(R x) {
+    static NNMAT_VINLINE R log_positive_normal(R x) {
         R e;
         R m = V::frexp_sqrt2(x, e);
         return log_reduced(V::sub(m, k(T(1))), e);
     }
-    static R log_special(R x) {
+    NNMAT_VCOLD static R log_special(R x) {
         M sub = V::mand(V::gt(x, V::zero()), V::lt(x, k(C::MIN_NORMAL)));
         R xs = V::select(sub, V::mul(x, k(C::SUBNORMAL_SCALE)), x);
         M ok = V::mand(V::ge(xs, k(C::MIN_NORMAL)), V::le(xs, k(C::MAX_FINITE)));
@@ -178,14 +186,14 @@ struct VMath {
         y = V::select(V::lt(x, V::zero()), k(T(NAN)), y);
         return V::select(V::isnan(x), x, y);
     }
-    static inline R log(R x) {
+    static NNMAT_VINLINE R log(R x) {
         M ok = V::mand(V::ge(x, k(C::MIN_NORMAL)), V::le(x, k(C::MAX_FINITE)));
         if (V::any(V::mnot(ok))) return log_special(x);
         return log_positive_normal(x);
     }
     // log1p for x in (-1, MAX_FINITE]: u = 1 + x = m*2^e, and the rounding error
     // c = x - (u - 1) of u is folded into f = m - 1 + c*2^-e.
-    static inline R log1p_main(R x) {
+    static NNMAT_VINLINE R log1p_main(R x) {
         R u = V::add(x, k(T(1)));
         R c = V::sub(x, V::sub(u, k(T(1))));
         R e;
@@ -194,7 +202,17 @@ struct VMath {
         R f = V::fma(c, V::pow2i(V::max(V::neg(e), k(lim))), V::sub(m, k(T(1))));
         return V::copysign(log_reduced(f, e), x);   // log1p keeps the sign of x (and of -0)
     }
-    static inline R log1p(R x) {
+    // log1p(e) for e in [0, 1] (or NaN), without the special-value handling of
+    // log1p: the softplus family's log1p(exp(-|x|)). Same method and accuracy.
+    static NNMAT_VINLINE R log1p_unit(R e) {
+        R u = V::add(e, k(T(1)));
+        R c = V::sub(e, V::sub(u, k(T(1))));                // rounding error of u
+        M big = V::gt(u, k(T(1.41421356237309504880)));
+        R half = V::select(big, k(T(0.5)), k(T(1)));
+        R f = V::fma(c, half, V::fms(u, half, k(T(1))));   // u*half - 1 is exact
+        return log_reduced(f, V::select(big, k(T(1)), V::zero()));
+    }
+    static NNMAT_VINLINE R log1p(R x) {
         M ok = V::mand(V::gt(x, k(T(-1))), V::le(x, k(C::MAX_FINITE)));
         if (!V::any(V::mnot(ok))) return log1p_main(x);
         R y = log1p_main(V::select(ok, x, V::zero()));
@@ -207,13 +225,13 @@ struct VMath {
 
     // ---------------------------------------------------------------- sigmoid, tanh
     // 1/(1 + e^-x): e = exp(-|x|) <= 1, r = 1/(1+e); x >= 0 -> r, x < 0 -> e*r.
-    static inline R sigmoid(R x) {
+    static NNMAT_VINLINE R sigmoid(R x) {
         R e = exp(V::neg(V::abs(x)));
         R r = V::recip(V::add(k(T(1)), e));
         return V::select(V::lt(x, V::zero()), V::mul(e, r), r);
     }
     // tanh|x| = -em/(2 + em), em = expm1(-2|x|) (relative accuracy near 0), sign of x.
-    static inline R tanh(R x) {
+    static NNMAT_VINLINE R tanh(R x) {
         R a = V::min(k(C::TANH_SAT), V::abs(x));   // NaN kept
         R em = expm1_main(V::mul(a, k(T(-2))));
         R t = V::mul(V::neg(em), V::recip(V::add(em, k(T(2)))));
@@ -226,7 +244,7 @@ struct VMath {
     // without FMA, lo = al*(a + ah)); e^(-hi-lo) = 2^n * p with the Cody-Waite
     // reduction taking hi exactly, and p * tQ is scaled by 2^n last, so only that
     // final step rounds into the subnormals.
-    static inline R erfc_large(R a) {
+    static NNMAT_VINLINE R erfc_large(R a) {
         R cs = V::mul(a, k(C::VELTKAMP));
         R ah = V::sub(cs, V::sub(cs, a));
         R al = V::sub(a, ah);
@@ -241,7 +259,7 @@ struct VMath {
         R g = V::mul(t, horner(t, C::ERFC_Q));
         return V::ldexp(V::mul(p, g), n);
     }
-    static inline R erf(R x) {
+    static NNMAT_VINLINE R erf(R x) {
         R a = V::abs(x);
         R small = V::mul(x, horner(V::mul(x, x), C::ERF_H));
         M is_small = V::le(a, k(T(0.5)));
@@ -249,7 +267,7 @@ struct VMath {
         R c = erfc_large(V::min(k(T(sizeof(T) == 4 ? 6 : 7)), V::max(k(T(0.5)), a)));
         return V::select(is_small, small, V::copysign(V::sub(k(T(1)), c), x));
     }
-    static inline R erfc(R x) {
+    static NNMAT_VINLINE R erfc(R x) {
         R a = V::abs(x);
         R small = V::mul(x, horner(V::mul(x, x), C::ERF_H));
         M is_small = V::le(a, k(T(0.5)));
