@@ -350,3 +350,22 @@ def test_signatures_follow_torch():
     assert str(inspect.signature(A.softplus)) == "(x, beta=1.0, threshold=20.0, *, out=None)"
     assert str(inspect.signature(A.gelu)) == "(x, approximate='none', *, out=None)"
     assert A.relu.__doc__ and A.gelu.__doc__
+
+
+@pytest.mark.parametrize("name", ["sigmoid", "tanh"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_backward_from_output(isa, rng, name, dtype):
+    fn = getattr(A, name)
+    x = (rng.standard_normal(1001) * 3).astype(dtype)
+    g = rng.standard_normal(1001).astype(dtype)
+    y = fn(x)
+    dy = fn.backward(x, g, output=y)
+    y64 = y.astype(np.float64)
+    ref = g * (y64 * (1 - y64) if name == "sigmoid" else 1 - y64 * y64)
+    # 1 - y^2 and y (1 - y) carry an absolute rounding error of a few eps (times |g|)
+    assert np.all(np.abs(dy - ref) <= 4 * np.finfo(dtype).eps * (np.abs(g) + np.abs(ref)))
+    np.testing.assert_allclose(dy, fn.backward(x, g), rtol=1e-5 if dtype == np.float32 else 1e-12, atol=1e-7)
+    with pytest.raises(ValueError, match="output"):
+        fn.backward(x, g, output=y[:-1])
+    with pytest.raises(TypeError):
+        A.relu.backward(x, g, output=y)

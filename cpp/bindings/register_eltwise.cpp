@@ -70,6 +70,20 @@ void act_backward_py(int act, const py::array& x_, const py::array& g_, const py
     act_backward<T>(Act(act), x, g, dx, n, p, nt);
 }
 
+template <class T>
+void act_backward_y_py(int act, const py::array& y_, const py::array& g_, const py::array& dx_) {
+    check_act(act);
+    if (!act_backward_y_supported(Act(act)))
+        throw py::value_error("backward from the output is available for sigmoid and tanh only");
+    const int64_t n = int64_t(y_.size());
+    const T* y = contiguous<T>(y_, "output", n, false, false);
+    const T* g = contiguous<T>(g_, "grad_output", n, false, false);
+    T* dx = contiguous<T>(dx_, "out", n, true, false);
+    const int nt = get_num_threads();
+    py::gil_scoped_release nogil;
+    act_backward_y<T>(Act(act), y, g, dx, n, nt);
+}
+
 // Returns (sum of the loss, domain_error).
 template <class T>
 py::tuple ew_loss_py(int which, const py::array& x_, const py::array& y_, const py::object& w_,
@@ -114,6 +128,8 @@ void register_eltwise(py::module_& m) {
     m.def("act_forward_f64", &act_forward_py<double>);
     m.def("act_backward_f32", &act_backward_py<float>);
     m.def("act_backward_f64", &act_backward_py<double>);
+    m.def("act_backward_y_f32", &act_backward_y_py<float>);
+    m.def("act_backward_y_f64", &act_backward_y_py<double>);
     m.def("ew_loss_f32", &ew_loss_py<float>);
     m.def("ew_loss_f64", &ew_loss_py<double>);
     m.def("sum_f32", &sum_py<float>, "Sum in a fixed order (blocks of 4096, partials in double).");

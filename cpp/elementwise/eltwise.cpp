@@ -14,6 +14,8 @@ inline auto fwd_fn(const EltwiseTable& t, float*) { return t.act_forward_f32; }
 inline auto fwd_fn(const EltwiseTable& t, double*) { return t.act_forward_f64; }
 inline auto bwd_fn(const EltwiseTable& t, float*) { return t.act_backward_f32; }
 inline auto bwd_fn(const EltwiseTable& t, double*) { return t.act_backward_f64; }
+inline auto bwd_y_fn(const EltwiseTable& t, float*) { return t.act_backward_y_f32; }
+inline auto bwd_y_fn(const EltwiseTable& t, double*) { return t.act_backward_y_f64; }
 inline auto loss_fn(const EltwiseTable& t, float*) { return t.ew_loss_f32; }
 inline auto loss_fn(const EltwiseTable& t, double*) { return t.ew_loss_f64; }
 inline auto sum_fn(const EltwiseTable& t, float*) { return t.sum_f32; }
@@ -50,6 +52,12 @@ void act_backward(Act act, const T* x, const T* g, T* dx, int64_t n, const ActPa
 }
 
 template <class T>
+void act_backward_y(Act act, const T* y, const T* g, T* dx, int64_t n, int nthreads) {
+    const auto f = bwd_y_fn(eltwise_kernels(), static_cast<T*>(nullptr));
+    parallel_for(n, int64_t(1) << 16, nthreads, [&](int64_t b, int64_t e) { f(int(act), y + b, g + b, dx + b, e - b); });
+}
+
+template <class T>
 double ew_loss(EwLoss loss, const EwLossArgs<T>& a, int nthreads) {
     const auto f = loss_fn(eltwise_kernels(), static_cast<T*>(nullptr));
     if (!a.want_value) {
@@ -79,6 +87,7 @@ ActEpilogue<T> make_act_epilogue(Act act, const ActParams& p) {
 #define NNMAT_INSTANTIATE(T)                                                                   \
     template void act_forward<T>(Act, const T*, T*, int64_t, const ActParams&, int);          \
     template void act_backward<T>(Act, const T*, const T*, T*, int64_t, const ActParams&, int); \
+    template void act_backward_y<T>(Act, const T*, const T*, T*, int64_t, int);               \
     template double ew_loss<T>(EwLoss, const EwLossArgs<T>&, int);                             \
     template double sum<T>(const T*, int64_t, int);                                            \
     template void act_epilogue<T>(T*, int64_t, int64_t, int64_t, const void*);                 \

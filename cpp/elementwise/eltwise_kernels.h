@@ -277,6 +277,15 @@ struct Ew {
         }
     }
 
+    // sigmoid: g y (1 - y); tanh: g (1 - y^2) -- from the forward output, as torch.
+    static void backward_y(int act, const T* y, const T* g, T* dx, int64_t n) {
+        const R one = k(1);
+        if (Act(act) == Act::sigmoid)
+            map2(y, g, dx, n, [&](R v, R gv) { return V::mul(V::mul(gv, V::sub(one, v)), v); });
+        else if (Act(act) == Act::tanh)
+            map2(y, g, dx, n, [&](R v, R gv) { return V::mul(gv, V::fnma(v, v, one)); });
+    }
+
     // ------------------------------------------------------------- losses
     // Each op computes the element loss l and its derivative d = dl/dx.
     struct Prm { R p0, p1; T s0, s1; };
@@ -563,6 +572,8 @@ void act_backward_serial(int act, const T* x, const T* g, T* dx, int64_t n, cons
     Ew<T>::backward(act, x, g, dx, n, p);
 }
 template <class T>
+void act_backward_y_serial(int act, const T* y, const T* g, T* dx, int64_t n) { Ew<T>::backward_y(act, y, g, dx, n); }
+template <class T>
 double ew_loss_serial(int which, const EwLossArgs<T>& a, int64_t b, int64_t e) { return Ew<T>::loss(which, a, b, e); }
 template <class T>
 double sum_serial(const T* x, int64_t b, int64_t e) { return Ew<T>::sum(x, b, e); }
@@ -571,6 +582,7 @@ extern const EltwiseTable eltwise_table;
 const EltwiseTable eltwise_table = {
     &act_forward_serial<float>,  &act_forward_serial<double>,
     &act_backward_serial<float>, &act_backward_serial<double>,
+    &act_backward_y_serial<float>, &act_backward_y_serial<double>,
     &ew_loss_serial<float>,      &ew_loss_serial<double>,
     &sum_serial<float>,          &sum_serial<double>,
 };

@@ -36,7 +36,10 @@ class Activation:
         return self._forward(x, *args, **kwargs)
 
     def backward(self, x: Any, grad_output: Any, *args: Any, **kwargs: Any) -> Any:
-        """Gradient with respect to ``x`` of ``sum(grad_output * f(x, ...))``."""
+        """Gradient with respect to ``x`` of ``sum(grad_output * f(x, ...))``.
+
+        Same parameters as the forward call; sigmoid, tanh, softmax and
+        log_softmax also take ``output=`` (the forward result) to skip recomputing it."""
         return self._backward(x, grad_output, *args, **kwargs)
 
     def __repr__(self) -> str:

@@ -20,6 +20,7 @@ ACT_IDS: Dict[str, int] = {
 
 _FWD = {np.dtype(np.float32): _core.act_forward_f32, np.dtype(np.float64): _core.act_forward_f64}
 _BWD = {np.dtype(np.float32): _core.act_backward_f32, np.dtype(np.float64): _core.act_backward_f64}
+_BWD_Y = {np.dtype(np.float32): _core.act_backward_y_f32, np.dtype(np.float64): _core.act_backward_y_f64}
 
 
 def _check_out(fn: str, out: Any, shape: Tuple[int, ...], dt: np.dtype) -> np.ndarray:
@@ -54,11 +55,20 @@ def _forward(fn: str, act: int, x: Any, out: Optional[np.ndarray], p0: float = 0
     return out
 
 
-def _backward(fn: str, act: int, x: Any, grad_output: Any, p0: float = 0.0, p1: float = 0.0):
+def _backward(fn: str, act: int, x: Any, grad_output: Any, p0: float = 0.0, p1: float = 0.0, output: Any = None):
     x = asarray(fn, "x", x)
     g = asarray(fn, "grad_output", grad_output)
     if g.shape != x.shape:
         raise ValueError(f"{fn}.backward: grad_output has shape {g.shape}, expected x's shape {x.shape}")
+    if output is not None:
+        # f' from the forward output (what torch's autograd saves): no recomputation.
+        y = asarray(fn, "output", output)
+        if y.shape != x.shape:
+            raise ValueError(f"{fn}.backward: output has shape {y.shape}, expected x's shape {x.shape}")
+        dt = float_dtype(fn, x, g, y)
+        dx = np.empty(x.shape, dt)
+        _BWD_Y[dt](act, as_contiguous(y, dt), as_contiguous(g, dt), dx)
+        return dx
     dt = float_dtype(fn, x, g)
     xc = as_contiguous(x, dt)
     gc = as_contiguous(g, dt)
@@ -77,7 +87,8 @@ def _inplace_out(fn: str, x: Any, inplace: bool, out: Optional[np.ndarray]):
     return x
 
 
-def _make(name: str, doc: str, params: Tuple[Tuple[str, float], ...] = (), check=None, inplace=True):
+def _make(name: str, doc: str, params: Tuple[Tuple[str, float], ...] = (), check=None, inplace=True,
+          from_output=False):
     """An Activation with keyword parameters `params` ((name, default) pairs,
     torch's), passed to the kernel as p0, p1; `check` validates their values."""
     act = ACT_IDS[name]
@@ -105,9 +116,17 @@ def _make(name: str, doc: str, params: Tuple[Tuple[str, float], ...] = (), check
         p0, p1 = values(args, kwargs)
         return _forward(name, act, x, _inplace_out(name, x, bool(inplace), out), p0, p1)
 
-    def backward(x, grad_output, *args, **kwargs):
-        p0, p1 = values(args, kwargs)
-        return _backward(name, act, x, grad_output, p0, p1)
+    if from_output:
+        def backward(x, grad_output, *, output=None):
+            """Gradient with respect to x of sum(grad_output * f(x)).
+
+            output (optional): f(x) from the forward pass; when given, the derivative
+            is computed from it (g y (1 - y), g (1 - y^2)) instead of recomputing f."""
+            return _backward(name, act, x, grad_output, output=output)
+    else:
+        def backward(x, grad_output, *args, **kwargs):
+            p0, p1 = values(args, kwargs)
+            return _backward(name, act, x, grad_output, p0, p1)
 
     # Public signature: f(x, <params>=<defaults>, [inplace=False,] *, out=None)
     P = inspect.Parameter
@@ -134,8 +153,12 @@ def _hardtanh_check(fn, vals):
         raise ValueError(f"{fn}: min_val ({vals['min_val']}) must not exceed max_val ({vals['max_val']})")
 
 
-sigmoid = _make("sigmoid", "Logistic sigmoid 1 / (1 + exp(-x)) (torch.sigmoid).", inplace=False)
-tanh = _make("tanh", "Hyperbolic tangent (torch.tanh).", inplace=False)
+sigmoid = _make("sigmoid", "Logistic sigmoid 1 / (1 + exp(-x)) (torch.sigmoid).\n\n"
+                "``sigmoid.backward(x, grad_output, output=None)`` uses the forward output when given.",
+                inplace=False, from_output=True)
+tanh = _make("tanh", "Hyperbolic tangent (torch.tanh).\n\n"
+             "``tanh.backward(x, grad_output, output=None)`` uses the forward output when given.",
+             inplace=False, from_output=True)
 relu = _make("relu", "max(x, 0); relu'(0) = 0 (torch.nn.functional.relu).")
 leaky_relu = _make("leaky_relu", "x if x > 0 else negative_slope * x (torch.nn.functional.leaky_relu).",
                    (("negative_slope", 0.01),))

@@ -1,0 +1,215 @@
+"""Losses: nnmat.losses vs PyTorch CPU (and numpy expressions for the simplest ones).
+
+Two tables per (dtype, threads):
+* value: ``loss(x, y)`` ('mean') vs torch's forward under ``no_grad`` (and numpy);
+* value_and_grad: ``loss.value_and_grad(x, y)`` (one fused pass) vs torch's forward +
+  ``backward()`` through autograd (``x.grad`` reset between calls) and numpy's value and
+  gradient expressions.
+
+Element-wise losses run on n = 1e5, 1e6, 1e7 elements (quick: 1e6), x ~ N(0, 1)
+(probabilities uniform in (0.001, 0.999) for BCE), targets of the same shape; cross-entropy
+and NLL on (4096, 1000) and (256, 32000) logits with int64 class targets (quick: the first);
+torch peers without a torch function use torch expressions of the reference formula
+(torchvision's focal loss, Keras' log-cosh and hinge). GB/s counts the inputs read and the
+gradient written once (value: 2n elements, value_and_grad: 3n); "copy GB/s" is a plain copy
+of one input at the same thread count.
+"""
+from __future__ import annotations
+
+import math
+from typing import Any, Callable, Dict, List, Optional, Tuple
+
+import numpy as np
+
+from common import FamilyResult, Options
+from elementwise import Case, Variant, copy_bandwidth, measure, no_grad, progress_printer, rel_check, table
+
+NAME = "losses"
+
+ELEMENTWISE = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
+               "binary_cross_entropy_with_logits", "sigmoid_focal_loss", "log_cosh_loss", "hinge_loss"]
+QUICK_ELEMENTWISE = ["mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy_with_logits", "sigmoid_focal_loss"]
+CLASSES = ["cross_entropy", "nll_loss"]
+
+
+def _label(n: int) -> str:
+    e = int(round(math.log10(n)))
+    return f"1e{e}" if 10 ** e == n else str(n)
+
+
+def _torch_fn(name: str) -> Optional[Callable]:
+    try:
+        import torch
+        import torch.nn.functional as F
+    except ImportError:
+        return None
+
+    def focal(x, y):
+        p = torch.sigmoid(x)
+        ce = F.binary_cross_entropy_with_logits(x, y, reduction="none")
+        pt = p * y + (1 - p) * (1 - y)
+        return ((0.25 * y + 0.75 * (1 - y)) * ce * (1 - pt) ** 2).mean()
+
+    def log_cosh(x, y):
+        r = x - y
+        return (r + F.softplus(-2 * r) - math.log(2.0)).mean()
+
+    def hinge(x, y):
+        return torch.clamp(1 - x * y, min=0).mean()
+
+    table_ = {"mse_loss": F.mse_loss, "l1_loss": F.l1_loss, "huber_loss": F.huber_loss,
+              "smooth_l1_loss": F.smooth_l1_loss, "binary_cross_entropy": F.binary_cross_entropy,
+              "binary_cross_entropy_with_logits": F.binary_cross_entropy_with_logits,
+              "sigmoid_focal_loss": focal, "log_cosh_loss": log_cosh, "hinge_loss": hinge,
+              "cross_entropy": F.cross_entropy, "nll_loss": F.nll_loss}
+    return table_[name]
+
+
+def _numpy_fn(name: str) -> Optional[Callable]:
+    """(value, value_and_grad) numpy expressions for 'mean', or None."""
+    if name == "mse_loss":
+        def v(x, y):
+            r = x - y
+            return float(np.mean(r * r))
+
+        def vg(x, y):
+            r = x - y
+            return float(np.mean(r * r)), r * (2 / r.size)
+        return v, vg
+    if name == "l1_loss":
+        return (lambda x, y: float(np.mean(np.abs(x - y))),
+                lambda x, y: (float(np.mean(np.abs(x - y))), np.sign(x - y) / x.size))
+    if name == "binary_cross_entropy_with_logits":
+        def v(x, y):
+            return float(np.mean((1 - y) * x + np.logaddexp(0, -x)))
+
+        def vg(x, y):
+            return float(np.mean((1 - y) * x + np.logaddexp(0, -x))), (1 / (1 + np.exp(-x)) - y) / x.size
+        return v, vg
+    if name == "cross_entropy":
+        def parts(x, y):
+            m = x.max(axis=1, keepdims=True)
+            e = np.exp(x - m)
+            s = e.sum(axis=1, keepdims=True)
+            lse = (m + np.log(s))[:, 0]
+            return float(np.mean(lse - x[np.arange(x.shape[0]), y])), e, s
+
+        def vg(x, y):
+            v, e, s = parts(x, y)
+            g = e / s
+            g[np.arange(x.shape[0]), y] -= 1
+            return v, g / x.shape[0]
+        return (lambda x, y: parts(x, y)[0]), vg
+    return None
+
+
+def _inputs(name: str, shape: Tuple[int, ...], dtype: str):
+    rng = np.random.default_rng(11)
+    if name in ("cross_entropy", "nll_loss"):
+        x = rng.standard_normal(shape).astype(dtype) * 2
+        if name == "nll_loss":
+            x = x - np.log(np.exp(x.astype(np.float64)).sum(axis=1, keepdims=True)).astype(dtype)
+        return x, rng.integers(0, shape[1], shape[0])
+    x = rng.standard_normal(shape).astype(dtype)
+    if name == "binary_cross_entropy":
+        return rng.uniform(0.001, 0.999, shape).astype(dtype), rng.uniform(0, 1, shape).astype(dtype)
+    if name in ("binary_cross_entropy_with_logits", "sigmoid_focal_loss"):
+        return x, rng.uniform(0, 1, shape).astype(dtype)
+    if name == "hinge_loss":
+        return x, rng.choice(np.array([-1, 1], dtype), shape)
+    return x, rng.standard_normal(shape).astype(dtype)
+
+
+def build_cases(name: str, shape: Tuple[int, ...], label: str, dtype: str) -> List[Case]:
+    from nnmat import losses as L
+
+    loss = getattr(L, name)
+    kw = {"reduction": "mean"} if name == "sigmoid_focal_loss" else {}
+    x, y = _inputs(name, shape, dtype)
+    n = x.size
+    item = np.dtype(dtype).itemsize
+    in_bytes = n * item + (y.size * y.itemsize)
+    # float64 reference: torch in float64 when installed, else nnmat float64 (itself tested
+    # against independent references in the test suite).
+    tf = _torch_fn(name)
+    x64 = x.astype(np.float64)
+    y64 = y if y.dtype.kind == "i" else y.astype(np.float64)
+    if tf is not None:
+        import torch
+
+        xt64 = torch.tensor(x64, requires_grad=True)
+        v64 = tf(xt64, torch.tensor(y64))
+        v64.backward()
+        ref_v, ref_g = float(v64), xt64.grad.numpy()
+    else:
+        ref_v, ref_g = loss.value_and_grad(x64, y64, **kw)
+    tol = 1e-4 if dtype == "float32" else 1e-9
+    ck_v = rel_check(np.float64(ref_v), tol, 1e-7)
+    ck_vg = rel_check((np.float64(ref_v), ref_g), tol * 10, 1e-9)
+    vcase = Case(label, "value", n, in_bytes, [Variant("nnmat", "nnmat", lambda: loss(x, y, **kw), ck_v)])
+    gcase = Case(label, "value_and_grad", n, in_bytes + n * item,
+                 [Variant("nnmat", "nnmat", lambda: loss.value_and_grad(x, y, **kw), ck_vg)])
+    if tf is not None:
+        import torch
+
+        xt, yt = torch.from_numpy(x), torch.from_numpy(y)
+
+        def tv():
+            with no_grad():
+                return tf(xt, yt)
+
+        xr = torch.from_numpy(x.copy()).requires_grad_()
+
+        def tvg():
+            xr.grad = None
+            v = tf(xr, yt)
+            v.backward()
+            return v, xr.grad
+
+        vcase.variants.append(Variant("torch", "torch", tv, ck_v))
+        gcase.variants.append(Variant("torch", "torch", tvg, ck_vg))
+    nf = _numpy_fn(name)
+    if nf is not None:
+        vcase.variants.append(Variant("numpy", "numpy", lambda: nf[0](x, y), ck_v))
+        gcase.variants.append(Variant("numpy", "numpy", lambda: nf[1](x, y), ck_vg))
+    return [vcase, gcase]
+
+
+def run(opts: Options, env: Dict[str, Any]) -> FamilyResult:
+    peers = env["peers"]
+    progress = progress_printer(NAME)
+    elw = [f for f in (QUICK_ELEMENTWISE if opts.quick else ELEMENTWISE) if opts.wants(f)]
+    cls = [f for f in CLASSES if opts.wants(f)]
+    if opts.quick:
+        cls = [c for c in cls if c == "cross_entropy"]
+    ns = [10**6] if opts.quick else [10**5, 10**6, 10**7]
+    class_shapes = [(4096, 1000)] if opts.quick else [(4096, 1000), (256, 32000)]
+    records: List[Dict[str, Any]] = []
+    copies: Dict[Tuple[str, int], Dict[int, float]] = {}
+    for dtype in opts.dtypes:
+        item = np.dtype(dtype).itemsize
+        for threads in opts.threads:
+            progress(f"copy bandwidth, {threads} thr")
+            copies[(dtype, threads)] = copy_bandwidth(
+                sorted({n * item for n in ns} | {a * b * item for a, b in class_shapes}), threads, opts)
+            for n in ns:
+                for f in elw:
+                    records += measure(build_cases(f, (n,), f"{f} {_label(n)}", dtype), dtype, threads, peers,
+                                       opts, progress)
+            for shape in class_shapes:
+                for f in cls:
+                    records += measure(build_cases(f, shape, f"{f} {shape[0]}x{shape[1]}", dtype), dtype, threads,
+                                       peers, opts, progress)
+    parts = [__doc__.split("\n\n", 1)[1].strip(),
+             "Columns: median ms per call; `peer/nnmat` = peer time / nnmat time (> 1: nnmat faster); "
+             "WRONG = failed the check against the float64 reference (not timed)."]
+    for dtype in opts.dtypes:
+        item = np.dtype(dtype).itemsize
+        for threads in opts.threads:
+            for kind in ("value", "value_and_grad"):
+                if any(r["kind"] == kind and r["dtype"] == dtype and r["threads"] == threads for r in records):
+                    parts.append(f"### {kind}, {dtype}, {threads} thread{'s' if threads > 1 else ''}\n\n" + table(
+                        records, kind, dtype, threads, ["nnmat", "torch", "numpy"], copies[(dtype, threads)],
+                        lambda r: r["n"] * item if r else 0))
+    return FamilyResult(markdown="\n\n".join(parts) + "\n", records=records,
+                        extra={"copy_gbps": {f"{d} {t} thr": v for (d, t), v in copies.items()}})
