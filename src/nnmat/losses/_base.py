@@ -149,3 +149,14 @@ def upstream(fn: str, grad_output: Any, reduction: str, loss_shape: tuple, dt: n
         raise ValueError(f"{fn}: grad_output shape {g.shape} must equal the loss's shape "
                          f"{tuple(loss_shape)} (reduction='none')")
     return 1.0, as_contiguous(g, dt)
+
+
+def reduced_value(reduction: str, per_element: Any, total: float, count: float) -> Any:
+    """What a loss returns for its value: the per-element array ('none'), the sum
+    ('sum'), or total / count ('mean'; NaN for an empty input, as torch's 0/0)."""
+    if reduction == "none":
+        return per_element
+    if reduction == "sum":
+        return float(total)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return float(np.float64(total) / np.float64(count))

@@ -15,6 +15,7 @@ from ._base import (
     check_reduction,
     float_dtype,
     real_scalar,
+    reduced_value,
     same_shape,
     upstream,
 )
@@ -76,15 +77,7 @@ def _run(fn: str, kind: int, want_value: bool, want_grad: bool, grad_output: Any
     total, bad = _KERNEL[dt](kind, xc, yc, w, pw, gout, loss, grad, gscale, p0, p1, want_value)
     if bad:
         raise ValueError(f"{fn}: all elements of input should be between 0 and 1")
-    value = None
-    if want_value:
-        if reduction == "none":
-            value = loss
-        elif reduction == "sum":
-            value = float(total)
-        else:
-            with np.errstate(invalid="ignore", divide="ignore"):
-                value = float(np.float64(total) / np.float64(denom))
+    value = reduced_value(reduction, loss, total, denom) if want_value else None
     return value, grad
 
 

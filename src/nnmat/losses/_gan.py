@@ -27,7 +27,7 @@ import numpy as np
 
 from .. import _core
 from ._base import (LossFunction, as_contiguous, asarray, check_reduction, float_dtype,
-                    real_scalar, upstream)
+                    real_scalar, reduced_value, upstream)
 
 _LOGIT, _LINEAR, _HALF_SQUARE = 0, 1, 2
 
@@ -48,14 +48,7 @@ def _stream(x: np.ndarray, kind: int, scale: float, p: float, reduction: str, wa
     s, terms, grad = k(x, kind, scale, p, want_value and reduction != "none",
                        want_value and reduction == "none", want_grad,
                        garr if reduction == "none" else None, gfactor)
-    value = None
-    if want_value:
-        if reduction == "none":
-            value = terms
-        elif reduction == "sum":
-            value = float(s)
-        else:
-            value = float(s) / n if n else float("nan")
+    value = reduced_value(reduction, terms, s, n) if want_value else None
     return value, grad
 
 
@@ -214,14 +207,7 @@ def _gradient_penalty_impl(want_value, want_grad, grad_output, grads, target=1.0
     k = getattr(_core, "gradient_penalty_" + _suffix(dt))
     s, per, grad = k(g, t, e, bool(one_sided), want_value, want_value and reduction == "none", want_grad,
                      ga if reduction == "none" else None, gfactor)
-    value = None
-    if want_value:
-        if reduction == "none":
-            value = per
-        elif reduction == "sum":
-            value = float(s)
-        else:
-            value = float(s) / B if B else float("nan")
+    value = reduced_value(reduction, per, s, B) if want_value else None
     return value, grad
 
 
