@@ -441,3 +441,18 @@ def test_float32_sum_stays_accurate_over_many_elements(rng):
     z = rng.standard_normal(n).astype(np.float32)
     ref = np.sum(z.astype(np.float64) ** 2)
     assert abs(L.mse_loss(z, y, reduction="sum") - ref) / ref < 1e-6
+
+
+def test_bce_with_logits_accurate_at_saturation(isa):
+    # (1 - y) x + softplus(-x) cancels for y = 0, x << 0 and y = 1, x >> 0 (torch returns 0);
+    # nnmat keeps the tiny loss and gradient: log1p(e^-40) = 4.248e-18.
+    x = np.array([-40.0, 40.0, -40.0, 40.0])
+    y = np.array([0.0, 1.0, 1.0, 0.0])
+    f = L.binary_cross_entropy_with_logits
+    v, g = f.value_and_grad(x, y, reduction="none")
+    tiny = np.log1p(np.exp(-40.0))
+    np.testing.assert_allclose(v, [tiny, tiny, 40 + tiny, 40 + tiny], rtol=1e-14)
+    np.testing.assert_allclose(g, [np.exp(-40) / (1 + np.exp(-40)), -np.exp(-40) / (1 + np.exp(-40)), -1, 1],
+                               rtol=1e-14)
+    fv = L.sigmoid_focal_loss(x[:2], y[:2], alpha=-1, gamma=0)
+    np.testing.assert_allclose(fv, [tiny, tiny], rtol=1e-14)

@@ -86,14 +86,16 @@ void act_backward_y_py(int act, const py::array& y_, const py::array& g_, const 
 
 // Returns (sum of the loss, domain_error).
 template <class T>
-py::tuple ew_loss_py(int which, const py::array& x_, const py::array& y_, const py::object& w_,
+py::tuple ew_loss_py(int which, const py::array& x_, const py::object& y_, const py::object& w_,
                      const py::object& pw_, const py::object& gout_, const py::object& loss_,
                      const py::object& grad_, double gscale, double p0, double p1, bool want_value) {
     if (which < 0 || which >= int(EwLoss::count)) throw py::value_error("unknown loss id " + std::to_string(which));
     EwLossArgs<T> a;
     a.n = int64_t(x_.size());
     a.x = contiguous<T>(x_, "input", a.n, false, false);
-    a.y = contiguous<T>(y_, "target", a.n, false, false);
+    // target: an array of n elements, or a Python float used for every element
+    if (py::isinstance<py::float_>(y_) || py::isinstance<py::int_>(y_)) a.y_const = y_.cast<double>();
+    else a.y = contiguous<T>(y_, "target", a.n, false, false);
     a.w = contiguous<T>(w_, "weight", a.n, false);
     a.pw = contiguous<T>(pw_, "pos_weight", a.n, false);
     a.gout = contiguous<T>(gout_, "grad_output", a.n, false);

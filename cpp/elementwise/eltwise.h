@@ -33,7 +33,8 @@ template <class T>
 struct EwLossArgs {
     int64_t n = 0;
     const T* x = nullptr;      // prediction (logits for bce_logits / focal)
-    const T* y = nullptr;      // target
+    const T* y = nullptr;      // target; null: every target is y_const
+    double y_const = 0.0;
     const T* w = nullptr;      // element weight, optional
     const T* pw = nullptr;     // bce_logits pos_weight broadcast to (n,), optional
     const T* gout = nullptr;   // upstream gradient per element, optional

@@ -366,11 +366,11 @@ struct Ew {
         }
         static inline bool invalid(R p) { return V::any(V::mor(V::lt(p, V::zero()), V::gt(p, k(1)))); }
     };
-    // Shared by the logits losses: e = exp(-|x|), sp = softplus(-x) = -log sigma(x),
-    // s = sigma(x), sn = sigma(-x) = 1 - s (both without cancellation).
-    static inline void logit_parts(R x, R& sp, R& s, R& sn, bool want_sp, bool want_s) {
+    // Shared by the logits losses: e = exp(-|x|), lp = log1p(e) (softplus(-x) =
+    // max(-x, 0) + lp), s = sigma(x), sn = sigma(-x) = 1 - s (without cancellation).
+    static inline void logit_parts(R x, R& lp, R& s, R& sn, bool want_lp, bool want_s) {
         const R e = M::exp(V::neg(V::abs(x)));
-        if (want_sp) sp = V::add(V::max(V::zero(), V::neg(x)), M::log1p_unit(e));
+        if (want_lp) lp = M::log1p_unit(e);
         if (want_s) {
             const R inv = V::recip(V::add(k(1), e));
             const R ei = V::mul(e, inv);
@@ -379,15 +379,24 @@ struct Ew {
             sn = V::select(pos, ei, inv);
         }
     }
-    struct BceLogits {   // l = (1 - y) x + (1 + (pw - 1) y) softplus(-x); d = (pw y + 1 - y) s - pw y
+    // l = (1 - y) x + c softplus(-x), c = 1 + (pw - 1) y, evaluated as
+    // c log1p(e^-|x|) + ((1 - y) x if x >= 0 else -pw y x): two non-negative terms
+    // (for y in [0, 1], pw >= 0), so none of the cancellation of torch's form
+    // (1 - y) x + c softplus(-x) when y = 0, x << 0 (or y = 1, x >> 0).
+    // d = c s - pw y, evaluated as (1 - y) s - pw y sigma(-x) (accurate at saturation).
+    struct BceLogits {
         template <bool VAL, bool GRAD>
         static inline void eval(R x, R y, R pw, R& l, R& d, const Prm&) {
-            R sp, s, sn;
-            logit_parts(x, sp, s, sn, VAL, GRAD);
+            R lp, s, sn;
+            logit_parts(x, lp, s, sn, VAL, GRAD);
             const R one = k(1);
             const R pwy = V::mul(pw, y);
-            if (VAL) l = V::fma(V::add(one, V::sub(pwy, y)), sp, V::mul(V::sub(one, y), x));
-            if (GRAD) d = V::fms(V::add(pwy, V::sub(one, y)), s, pwy);
+            const R c = V::add(one, V::sub(pwy, y));
+            if (VAL) {
+                const R lin = V::select(V::ge(x, V::zero()), V::mul(V::sub(one, y), x), V::neg(V::mul(pwy, x)));
+                l = V::fma(c, lp, lin);
+            }
+            if (GRAD) d = V::fms(V::sub(one, y), s, V::mul(pwy, sn));   // (1 - y) s - pw y (1 - s)
         }
     };
     struct Focal {   // torchvision sigmoid_focal_loss; p0 = alpha (< 0: none), p1 = gamma
@@ -400,10 +409,11 @@ struct Ew {
         }
         template <bool VAL, bool GRAD>
         static inline void eval(R x, R y, R, R& l, R& d, const Prm& q) {
-            R sp, s, sn;
-            logit_parts(x, sp, s, sn, true, true);
+            R lp, s, sn;
+            logit_parts(x, lp, s, sn, true, true);
             const R one = k(1);
-            const R ce = V::fma(V::sub(one, y), x, sp);
+            // as BceLogits with pw = 1
+            const R ce = V::add(lp, V::select(V::ge(x, V::zero()), V::mul(V::sub(one, y), x), V::neg(V::mul(y, x))));
             const R omp = V::fma(s, V::sub(one, y), V::mul(sn, y));   // 1 - p_t
             const R mod = powg(omp, q.s1);
             const bool alpha = q.s0 >= T(0);
@@ -414,7 +424,7 @@ struct Ew {
             }
             if (GRAD) {
                 // d = (1-p_t)^g (p - y) - g (1-p_t)^(g-1) p (1-p) (2y - 1) ce
-                R t1 = V::mul(mod, V::sub(s, y));
+                R t1 = V::mul(mod, V::fms(V::sub(one, y), s, V::mul(y, sn)));   // p - y, accurately
                 if (q.s1 != T(0)) {
                     const R pm1 = powg(omp, q.s1 - T(1));
                     const R t2 = V::mul(V::mul(k(q.s1), pm1),
@@ -470,7 +480,7 @@ struct Ew {
     template <class Op, bool VAL, bool GRAD>
     __attribute__((noinline)) static double loss_range(const EwLossArgs<T>& a, int64_t b, int64_t e, const Prm& q) {
         const bool has_w = a.w != nullptr, has_pw = a.pw != nullptr, has_go = a.gout != nullptr;
-        const R gs = k(a.gscale), one = k(1);
+        const R gs = k(a.gscale), one = k(1), yc = k(a.y_const);
         R acc0 = V::zero(), acc1 = V::zero();
         bool bad = false;
         constexpr bool kCheck = std::is_same<Op, Bce>::value;
@@ -478,7 +488,7 @@ struct Ew {
         auto at = [&](const T* p, int64_t j, R dflt) { return p ? V::load(p + j) : dflt; };
         for (; i + 2 * L <= e; i += 2 * L) {
             const R x0 = V::load(a.x + i), x1 = V::load(a.x + i + L);
-            const R y0 = V::load(a.y + i), y1 = V::load(a.y + i + L);
+            const R y0 = at(a.y, i, yc), y1 = at(a.y, i + L, yc);
             if (kCheck) bad |= Bce::invalid(x0) | Bce::invalid(x1);
             step<Op, VAL, GRAD>(a, i, x0, y0, has_pw ? V::load(a.pw + i) : one, at(a.w, i, one),
                                 at(a.gout, i, one), q, acc0, a.loss, a.grad, has_w, has_go, gs);
@@ -486,7 +496,7 @@ struct Ew {
                                 at(a.gout, i + L, one), q, acc1, a.loss, a.grad, has_w, has_go, gs);
         }
         for (; i + L <= e; i += L) {
-            const R x0 = V::load(a.x + i), y0 = V::load(a.y + i);
+            const R x0 = V::load(a.x + i), y0 = at(a.y, i, yc);
             if (kCheck) bad |= Bce::invalid(x0);
             step<Op, VAL, GRAD>(a, i, x0, y0, has_pw ? V::load(a.pw + i) : one, at(a.w, i, one),
                                 at(a.gout, i, one), q, acc0, a.loss, a.grad, has_w, has_go, gs);
@@ -500,7 +510,7 @@ struct Ew {
             // Tail through padded buffers; only the valid lanes are stored and summed.
             const int64_t r = e - i;
             alignas(64) T bx[L] = {}, by[L] = {}, bpw[L], bw[L], bgo[L], bl[L], bg[L];
-            for (int j = 0; j < L; ++j) { bx[j] = T(0.5); bpw[j] = bw[j] = bgo[j] = T(1); }
+            for (int j = 0; j < L; ++j) { bx[j] = T(0.5); by[j] = T(a.y_const); bpw[j] = bw[j] = bgo[j] = T(1); }
             auto cp = [&](T* dst, const T* src) { if (src) std::memcpy(dst, src + i, std::size_t(r) * sizeof(T)); };
             cp(bx, a.x); cp(by, a.y); cp(bpw, a.pw); cp(bw, a.w); cp(bgo, a.gout);
             if (kCheck) {

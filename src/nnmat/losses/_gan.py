@@ -30,6 +30,7 @@ from ._base import (LossFunction, as_contiguous, asarray, check_reduction, float
                     real_scalar, reduced_value, upstream)
 
 _LOGIT, _LINEAR, _HALF_SQUARE = 0, 1, 2
+from ._elementwise import BCE_LOGITS as _BCE_LOGITS  # noqa: E402
 
 
 def _suffix(dt: np.dtype) -> str:
@@ -44,10 +45,22 @@ def _stream(x: np.ndarray, kind: int, scale: float, p: float, reduction: str, wa
         gfactor = gscalar / n if n else 0.0
     else:
         gfactor = gscalar
-    k = getattr(_core, "gan_stream_" + _suffix(x.dtype))
-    s, terms, grad = k(x, kind, scale, p, want_value and reduction != "none",
-                       want_value and reduction == "none", want_grad,
-                       garr if reduction == "none" else None, gfactor)
+    if kind == _LOGIT:
+        # scale * BCE-with-logits(x, label p): the vectorised element-wise loss kernel
+        # (cpp/elementwise/) with a constant target.
+        terms = np.empty(x.shape, x.dtype) if (want_value and reduction == "none") else None
+        grad = np.empty(x.shape, x.dtype) if want_grad else None
+        k = _core.ew_loss_f32 if x.dtype == np.float32 else _core.ew_loss_f64
+        s, _ = k(_BCE_LOGITS, x, float(p), None, None, garr if reduction == "none" else None, terms, grad,
+                 gfactor * scale, 0.0, 0.0, want_value)
+        s *= scale
+        if terms is not None and scale != 1.0:
+            terms *= x.dtype.type(scale)
+    else:
+        k = getattr(_core, "gan_stream_" + _suffix(x.dtype))
+        s, terms, grad = k(x, kind, scale, p, want_value and reduction != "none",
+                           want_value and reduction == "none", want_grad,
+                           garr if reduction == "none" else None, gfactor)
     value = reduced_value(reduction, terms, s, n) if want_value else None
     return value, grad
 
