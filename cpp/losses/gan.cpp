@@ -1,5 +1,4 @@
-// GAN loss kernels: element-wise streams (value and gradient in one pass) and
-// the WGAN-GP penalty. Contract in gan.h.
+// The WGAN-GP gradient penalty (value and gradient in one pass). Contract in gan.h.
 #include "losses/gan.h"
 
 #include <algorithm>
@@ -11,76 +10,7 @@
 namespace nnmat {
 namespace {
 
-constexpr int64_t kGrainTranscendental = 8192;  // elements per thread worth a fork (exp + log1p each)
-constexpr int64_t kGrainCheap = 65536;          // elements per thread for a few flops each
-
-// Logit term, for x and label p (scale applied by the caller):
-//   softplus(x) - p x = (x >= 0 ? (1 - p) x : -p x) + log1p(e),   e = exp(-|x|)
-//   d/dx = sigma(x) - p = (x >= 0 ? (1 - p) - e/(1+e) : e/(1+e) - p)
-// (the split avoids computing 1 - sigma(x) by cancellation when x is large; NaN
-// propagates through e).
-template <class T>
-struct LogitTerm {
-    T p, q;  // label and 1 - label
-    inline void eval(T x, T& v, T& d, bool want_v) const {
-        const T e = std::exp(-std::abs(x));
-        const T s = e / (T(1) + e);                  // sigma(-|x|)
-        if (x >= T(0)) {
-            d = q - s;
-            if (want_v) v = q * x + std::log1p(e);
-        } else {
-            d = s - p;                               // also the NaN branch
-            if (want_v) v = -p * x + std::log1p(e);
-        }
-    }
-};
-
-template <class T, class Eval>
-double stream_driver(const T* x, int64_t n, bool want_value, T* terms, const T* gout, double gfactor,
-                     T* grad, int nthreads, int64_t grain, double scale, Eval eval) {
-    const T ts = T(scale);
-    const T tg = T(gfactor * scale);
-    const bool wv = want_value || terms != nullptr;
-    return blocked_sum(n, grain, nthreads, [&](int64_t b, int64_t e) -> double {
-        double acc = 0.0;
-        for (int64_t i = b; i < e; ++i) {
-            T v = T(0), d = T(0);
-            eval(x[i], v, d, wv);
-            if (wv) {
-                v *= ts;
-                if (terms) terms[i] = v;
-                acc += double(v);
-            }
-            if (grad) grad[i] = gout ? tg * d * gout[i] : tg * d;
-        }
-        return acc;
-    });
-}
-
-}  // namespace
-
-template <class T>
-double gan_stream(GanTerm kind, double scale, double p, const T* x, int64_t n, bool want_value,
-                  T* terms, const T* gout, double gfactor, T* grad, int nthreads) {
-    switch (kind) {
-        case GanTerm::Logit: {
-            const LogitTerm<T> term{T(p), T(1.0 - p)};
-            return stream_driver(x, n, want_value, terms, gout, gfactor, grad, nthreads, kGrainTranscendental,
-                                 scale, [&](T xi, T& v, T& d, bool wv) { term.eval(xi, v, d, wv); });
-        }
-        case GanTerm::Linear:
-            return stream_driver(x, n, want_value, terms, gout, gfactor, grad, nthreads, kGrainCheap, scale,
-                                 [](T xi, T& v, T& d, bool) { v = xi; d = T(1); });
-        case GanTerm::HalfSquare: {
-            const T tp = T(p);
-            return stream_driver(x, n, want_value, terms, gout, gfactor, grad, nthreads, kGrainCheap, scale,
-                                 [tp](T xi, T& v, T& d, bool) { const T r = xi - tp; v = T(0.5) * r * r; d = r; });
-        }
-    }
-    return 0.0;
-}
-
-namespace {
+constexpr int64_t kGrainCheap = 65536;   // elements per thread worth a fork (a few flops each)
 
 template <class T>
 double sum_squares(const T* g, int64_t b, int64_t e) {
@@ -154,8 +84,6 @@ double gradient_penalty_forward_backward(const T* g, int64_t B, int64_t D, doubl
 }
 
 #define NNMAT_GAN_INSTANTIATE(T)                                                                          \
-    template double gan_stream<T>(GanTerm, double, double, const T*, int64_t, bool, T*, const T*, double, \
-                                  T*, int);                                                               \
     template double gradient_penalty_forward_backward<T>(const T*, int64_t, int64_t, double, double, bool, \
                                                          bool, T*, const T*, double, T*, int);
 NNMAT_GAN_INSTANTIATE(float)

@@ -2,9 +2,11 @@
 critic/generator losses, the WGAN-GP gradient penalty and least-squares GAN losses.
 
 Every loss here except the gradient penalty is built from *streams*: one
-element-wise term over one batch of critic outputs (real or fake), computed in
-C++ with its derivative in one pass (``nnmat._core.gan_stream_*``), reduced in
-double over fixed blocks (independent of the thread count).
+element-wise term over one batch of critic outputs (real or fake), computed with
+its derivative in one pass by the vectorised element-wise loss kernel
+(cpp/elementwise/, BCE-with-logits or squared error against a constant target),
+reduced in double over fixed blocks (independent of the thread count). The
+gradient penalty is cpp/losses/gan.cpp.
 
 Reductions of the two-input discriminator/critic losses (``real``, ``fake``):
 
@@ -28,9 +30,12 @@ import numpy as np
 from .. import _core
 from ._base import (LossFunction, as_contiguous, asarray, check_reduction, float_dtype,
                     real_scalar, reduced_value, upstream)
+from ._elementwise import BCE_LOGITS as _BCE_LOGITS
+from ._elementwise import MSE as _MSE
 
 _LOGIT, _LINEAR, _HALF_SQUARE = 0, 1, 2
-from ._elementwise import BCE_LOGITS as _BCE_LOGITS  # noqa: E402
+_EW = {np.dtype(np.float32): _core.ew_loss_f32, np.dtype(np.float64): _core.ew_loss_f64}
+_SUM = {np.dtype(np.float32): _core.sum_f32, np.dtype(np.float64): _core.sum_f64}
 
 
 def _suffix(dt: np.dtype) -> str:
@@ -39,29 +44,39 @@ def _suffix(dt: np.dtype) -> str:
 
 def _stream(x: np.ndarray, kind: int, scale: float, p: float, reduction: str, want_value: bool,
             want_grad: bool, gscalar: float, garr) -> Tuple[Any, Any]:
-    """One term over one batch: (reduced value | per-element terms, gradient)."""
+    """One term phi over one batch x: (reduced value | per-element terms, gradient).
+
+    Every term runs on the vectorised element-wise loss kernel (cpp/elementwise/) with a
+    constant target, then scaled:
+      _LOGIT:       phi = scale (softplus(x) - p x) = scale * BCEwithlogits(x, p)
+      _HALF_SQUARE: phi = scale (x - p)^2 / 2       = scale / 2 * squared error
+      _LINEAR:      phi = scale x                   (a fixed-order sum; constant gradient)
+    """
     n = x.size
-    if reduction == "mean":
-        gfactor = gscalar / n if n else 0.0
-    else:
-        gfactor = gscalar
-    if kind == _LOGIT:
-        # scale * BCE-with-logits(x, label p): the vectorised element-wise loss kernel
-        # (cpp/elementwise/) with a constant target.
-        terms = np.empty(x.shape, x.dtype) if (want_value and reduction == "none") else None
-        grad = np.empty(x.shape, x.dtype) if want_grad else None
-        k = _core.ew_loss_f32 if x.dtype == np.float32 else _core.ew_loss_f64
-        s, _ = k(_BCE_LOGITS, x, float(p), None, None, garr if reduction == "none" else None, terms, grad,
-                 gfactor * scale, 0.0, 0.0, want_value)
-        s *= scale
-        if terms is not None and scale != 1.0:
-            terms *= x.dtype.type(scale)
-    else:
-        k = getattr(_core, "gan_stream_" + _suffix(x.dtype))
-        s, terms, grad = k(x, kind, scale, p, want_value and reduction != "none",
-                           want_value and reduction == "none", want_grad,
-                           garr if reduction == "none" else None, gfactor)
-    value = reduced_value(reduction, terms, s, n) if want_value else None
+    gfactor = (gscalar / n if n else 0.0) if reduction == "mean" else gscalar
+    gup = garr if reduction == "none" else None
+    if kind == _LINEAR:
+        value = None
+        if want_value:
+            if reduction == "none":
+                value = x * x.dtype.type(scale)
+            else:
+                total = scale * _SUM[x.dtype](x)
+                value = reduced_value(reduction, None, total, n)
+        grad = None
+        if want_grad:
+            grad = np.full(x.shape, gfactor * scale, x.dtype)
+            if gup is not None:
+                grad *= gup
+        return value, grad
+    ew_kind, vscale = (_BCE_LOGITS, scale) if kind == _LOGIT else (_MSE, 0.5 * scale)
+    terms = np.empty(x.shape, x.dtype) if (want_value and reduction == "none") else None
+    grad = np.empty(x.shape, x.dtype) if want_grad else None
+    total, _ = _EW[x.dtype](ew_kind, x, float(p), None, None, gup, terms, grad, gfactor * vscale, 0.0, 0.0,
+                            want_value)
+    if terms is not None and vscale != 1.0:
+        terms *= x.dtype.type(vscale)
+    value = reduced_value(reduction, terms, vscale * total, n) if want_value else None
     return value, grad
 
 
