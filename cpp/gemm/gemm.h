@@ -10,8 +10,9 @@
 //  * alpha == 0 or k == 0 means C = beta * C (+ bias) without reading A or B.
 //  * bias, when non-null, holds n values (stride bias_stride) added to every row
 //    of C after alpha and beta have been applied (the linear layer's epilogue).
-//  * epilogue, when non-null, is applied to each tile of C right after its final
-//    write (while it is in cache); C must then have unit column stride.
+//  * epilogue, when non-null, is applied to each block of C (a row block of the
+//    direct path, an mc x nc block of the packed path) right after its final
+//    write, while it is in cache; C must then have unit column stride.
 //  * Results are bitwise identical for every thread count on a given ISA: the
 //    threads split rows and columns of C, never k, and the k-blocking depends on
 //    the problem only.
@@ -28,9 +29,9 @@ struct GemmProblem {
     const T* b = nullptr; int64_t rsb = 0, csb = 0;
     T* c = nullptr;       int64_t rsc = 0, csc = 0;
     const T* bias = nullptr; int64_t bias_stride = 1;
-    // Optional epilogue, applied in place to every block of C once its final
-    // value is written (rows x cols at c, row stride ld; requires csc == 1):
-    // nnmat.linear's fused activation. ctx is passed through.
+    // Optional epilogue, applied in place to each block of C as soon as its final
+    // value is written, while it is in cache (rows x cols at c, row stride ld;
+    // requires csc == 1): nnmat.linear's fused activation. ctx is passed through.
     void (*epilogue)(T* c, int64_t rows, int64_t cols, int64_t ld, const void* ctx) = nullptr;
     const void* epilogue_ctx = nullptr;
 };

@@ -169,7 +169,6 @@ struct GemmImpl {
             const Tile<T> t = tile(P, i, j, rows, cols, P.beta, P.bias);
             if (inplace) kernel_rows<MR, false>(rows, P.k, P.a + i * P.rsa, P.rsa, bp, ldb, t);
             else kernel_rows<MR, true>(rows, P.k, apanel, MR, bp, ldb, t);
-            if (P.epilogue) P.epilogue(t.c, rows, cols, P.rsc, P.epilogue_ctx);
         };
         if (P.m <= kFewRows) {
             // Few rows: pack A once (at most kFewRows / MR panels); each column strip
@@ -179,6 +178,7 @@ struct GemmImpl {
                     pack_a(imin(rb, P.m - i), P.k, P.a + i * P.rsa, P.rsa, P.csa, abuf + q * MR * P.k);
             for (int64_t j = 0; j < P.n; j += NR)
                 for (int64_t i = 0, q = 0; i < P.m; i += rb, ++q) step(i, j, abuf + q * MR * P.k);
+            if (P.epilogue) P.epilogue(P.c, P.m, P.n, P.rsc, P.epilogue_ctx);
             return;
         }
         // Tall A (B stays in cache). In place and streamed from memory: fetch the
@@ -195,6 +195,8 @@ struct GemmImpl {
                 }
             }
             for (int64_t j = 0; j < P.n; j += NR) step(i, j, abuf);
+            // This row block of C is final and still in cache.
+            if (P.epilogue) P.epilogue(P.c + i * P.rsc, imin(rb, P.m - i), P.n, P.rsc, P.epilogue_ctx);
         }
     }
 
@@ -223,9 +225,10 @@ struct GemmImpl {
                                 kernel_rows<MR, false>(rows, kb, ablock + ir * P.rsa, P.rsa, bbuf + jr * kb, NR, t);
                             else
                                 kernel_rows<MR, true>(rows, kb, abuf + ir * kb, MR, bbuf + jr * kb, NR, t);
-                            if (last && P.epilogue) P.epilogue(t.c, rows, cols, P.rsc, P.epilogue_ctx);
                         }
                     }
+                    // The mb x nb block of C is final (last k block) and still in L2.
+                    if (last && P.epilogue) P.epilogue(P.c + ic * P.rsc + jc, mb, nb, P.rsc, P.epilogue_ctx);
                 }
             }
         }
