@@ -33,19 +33,31 @@ struct Sum3 {
     double i = 0, y = 0, p = 0;
 };
 
+// Sums over [b, e): chunks of kChunk values summed in T over kLanes interleaved partials (they
+// vectorise), the chunk partials added in double; a fixed order for given (b, e).
 template <class T>
 Sum3 sums_range(const T* p, const T* y, int64_t b, int64_t e) {
-    double i0 = 0, i1 = 0, y0 = 0, y1 = 0, p0 = 0, p1 = 0;
+    constexpr int kLanes = 16 / sizeof(T) < 4 ? 4 : 16 / sizeof(T);   // one SSE register of T
+    constexpr int64_t kChunk = 128;
+    double di[kLanes] = {}, dy[kLanes] = {}, dp[kLanes] = {};
     int64_t k = b;
-    for (; k + 2 <= e; k += 2) {
-        const double pa = p[k], pb = p[k + 1], ya = y[k], yb = y[k + 1];
-        i0 += ya * pa; i1 += yb * pb;
-        y0 += ya; y1 += yb;
-        p0 += pa; p1 += pb;
+    for (; k + kChunk <= e; k += kChunk) {
+        T fi[kLanes] = {}, fy[kLanes] = {}, fp[kLanes] = {};
+        for (int64_t j = 0; j < kChunk; j += kLanes)
+            for (int q = 0; q < kLanes; ++q) {
+                const T pv = p[k + j + q], yv = y[k + j + q];
+                fi[q] += pv * yv;
+                fy[q] += yv;
+                fp[q] += pv;
+            }
+        for (int q = 0; q < kLanes; ++q) { di[q] += double(fi[q]); dy[q] += double(fy[q]); dp[q] += double(fp[q]); }
     }
-    if (k < e) { const double pa = p[k], ya = y[k]; i0 += ya * pa; y0 += ya; p0 += pa; }
     Sum3 s;
-    s.i = i0 + i1; s.y = y0 + y1; s.p = p0 + p1;
+    for (int q = 0; q < kLanes; ++q) { s.i += di[q]; s.y += dy[q]; s.p += dp[q]; }
+    for (; k < e; ++k) {
+        const double pa = p[k], ya = y[k];
+        s.i += ya * pa; s.y += ya; s.p += pa;
+    }
     return s;
 }
 
@@ -99,8 +111,8 @@ double dice_rows(const T* p, const T* y, int64_t M, int64_t K, double eps, T* va
             int64_t i = b / K, k = b;
             while (k < e) {
                 const int64_t row_end = std::min(e, (i + 1) * K);
-                const double ai = a[std::size_t(i)], ci = c[std::size_t(i)];
-                for (; k < row_end; ++k) grad[k] = T(ai * double(y[k]) + ci);
+                const T ai = T(a[std::size_t(i)]), ci = T(c[std::size_t(i)]);   // in T: vectorises
+                for (; k < row_end; ++k) grad[k] = ai * y[k] + ci;
                 ++i;
             }
         });
