@@ -11,6 +11,7 @@
 #include "common/parallel.h"
 #include "dispatch/cpu.h"
 #include "gemm/gemm.h"
+#include "simd/vmath_table.h"
 
 namespace nnmat {
 namespace {
@@ -593,17 +594,21 @@ double angular_loss(int64_t b, int64_t d, const T* x, const int64_t* labels, dou
     // G[a][n] = u_a . r_n
     std::vector<double> G(std::size_t(b * b));
     const int64_t grain = row_grain(b * d);
-    parallel_for(b, grain, max_threads, [&](int64_t r0, int64_t r1) {
-        for (int64_t a = r0; a < r1; ++a) {
-            const double* ua = u.data() + a * d;
-            for (int64_t n = 0; n < b; ++n) {
-                const double* rn = r + n * d;
-                double s = 0.0;
-                for (int64_t k = 0; k < d; ++k) s += ua[k] * rn[k];
-                G[std::size_t(a * b + n)] = s;
-            }
+    gemm_abt(b, b, d, u.data(), r, G.data(), max_threads);
+    // Per anchor: its same-label rows (their slots of f are set to -inf: exp gives exactly 0).
+    std::vector<int64_t> order(std::size_t(b), 0), start(std::size_t(b), 0), group(std::size_t(b), 0);
+    {
+        for (int64_t i = 0; i < b; ++i) order[std::size_t(i)] = i;
+        std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return labels[i] < labels[j]; });
+        for (int64_t q = 0; q < b;) {
+            int64_t e = q;
+            while (e < b && labels[order[std::size_t(e)]] == labels[order[std::size_t(q)]]) ++e;
+            for (int64_t z = q; z < e; ++z) { start[std::size_t(order[std::size_t(z)])] = q; group[std::size_t(order[std::size_t(z)])] = e - q; }
+            q = e;
         }
-    });
+    }
+    const auto vexp = vmath_kernels().f64[vm_exp];
+    constexpr double kNegInf = -std::numeric_limits<double>::infinity();
     // Per anchor a: all its positives p. W[a][n] (n a negative of a) = sum_p softmax weight / P;
     // W[a][p] (p a positive of a) = total softmax weight of the negatives of (a, p) / P.
     // f^{ap} is computed symmetrically in (a, p), so the pair (p, a) carries the same weights.
@@ -622,29 +627,50 @@ double angular_loss(int64_t b, int64_t d, const T* x, const int64_t* labels, dou
                 for (int64_t k = 0; k < d; ++k) sap += u1[k] * u2[k];
                 const double base = 2.0 * (1.0 + t) * sap;
                 const double* Gp = G.data() + p * b;
-                double mx = 0.0;   // the appended 0 of logsumexp
+                const double c4 = 4.0 * t;
+                for (int64_t n = 0; n < b; ++n) f[std::size_t(n)] = c4 * (Ga[n] + Gp[n]) - base;
+                const int64_t* same = order.data() + start[std::size_t(a)];
+                const int64_t ns = group[std::size_t(a)];
+                for (int64_t z = 0; z < ns; ++z) f[std::size_t(same[z])] = kNegInf;
+                // max (the appended 0 of logsumexp included) and NaN over 4 partials
+                double m4[4] = {0.0, 0.0, 0.0, 0.0};
                 bool nan = false;
-                for (int64_t n = 0; n < b; ++n) {
-                    if (labels[n] == labels[a]) continue;
-                    const double fn = 4.0 * t * (Ga[n] + Gp[n]) - base;
-                    f[std::size_t(n)] = fn;
-                    nan |= std::isnan(fn);
-                    if (fn > mx) mx = fn;
+                {
+                    int64_t n = 0;
+                    for (; n + 4 <= b; n += 4)
+                        for (int q = 0; q < 4; ++q) {
+                            const double v = f[std::size_t(n + q)];
+                            nan |= v != v;
+                            m4[q] = v > m4[q] ? v : m4[q];
+                        }
+                    for (; n < b; ++n) {
+                        const double v = f[std::size_t(n)];
+                        nan |= v != v;
+                        m4[0] = v > m4[0] ? v : m4[0];
+                    }
                 }
-                double tot = std::exp(-mx);
-                for (int64_t n = 0; n < b; ++n) {
-                    if (labels[n] == labels[a]) continue;
-                    const double e = std::exp(f[std::size_t(n)] - mx);
-                    f[std::size_t(n)] = e;
-                    tot += e;
+                const double mx = std::max(std::max(m4[0], m4[1]), std::max(m4[2], m4[3]));
+                for (int64_t n = 0; n < b; ++n) f[std::size_t(n)] -= mx;
+                // same-label slots: 0 before the exp (an infinite argument takes VMath's slow
+                // path for the whole vector), exactly 0 after it
+                for (int64_t z = 0; z < ns; ++z) f[std::size_t(same[z])] = 0.0;
+                vexp(f.data(), f.data(), b);
+                for (int64_t z = 0; z < ns; ++z) f[std::size_t(same[z])] = 0.0;
+                double t4[4] = {0.0, 0.0, 0.0, 0.0};
+                {
+                    int64_t n = 0;
+                    for (; n + 4 <= b; n += 4)
+                        for (int q = 0; q < 4; ++q) t4[q] += f[std::size_t(n + q)];
+                    for (; n < b; ++n) t4[0] += f[std::size_t(n)];
                 }
+                const double e0 = std::exp(-mx);
+                const double tot = e0 + ((t4[0] + t4[1]) + (t4[2] + t4[3]));
                 la += nan ? kNaN : mx + std::log(tot);
                 if (grad) {
                     double* Wa = W.data() + a * b;
                     const double s = inv_p / tot;
-                    for (int64_t n = 0; n < b; ++n)
-                        if (labels[n] != labels[a]) Wa[n] += f[std::size_t(n)] * s;
-                    Wa[p] = (tot - std::exp(-mx)) * s;
+                    for (int64_t n = 0; n < b; ++n) Wa[n] += f[std::size_t(n)] * s;   // + 0 on same-label slots
+                    Wa[p] = (tot - e0) * s;
                 }
             }
             rows[std::size_t(a)] = la;
