@@ -280,9 +280,9 @@ void accumulate_tile(const SoftDiceCtx<T>& cx, int64_t n, int64_t k, int64_t w, 
             for (int q = 0; q < kLanes; ++q) si[q] = sp[q] = sy[q] = T(0);
             auto add = [&](int q, int64_t j) {
                 const T yv = yc[j];
-                const bool drop = hi && yv == ign;
-                const T pv = drop ? T(0) : pc[j];
-                const T yd = drop ? T(0) : yv;
+                const T kp = (hi && yv == ign) ? T(0) : T(1);   // multiplied, as smp's mask
+                const T pv = kp * pc[j];
+                const T yd = kp * yv;
                 si[q] += pv * yd; sp[q] += pv; sy[q] += yd;
             };
             int64_t j0 = 0;
