@@ -518,11 +518,7 @@ double center_loss(CenterArgs<T>& A, int max_threads) {
         for (int64_t i = r0; i < r1; ++i) {
             const T* xi = A.x + i * k;
             const T* ci = A.centers + A.labels[i] * k;
-            double s = 0.0;
-            for (int64_t j = 0; j < k; ++j) {
-                const double e = double(xi[j]) - double(ci[j]);
-                s += e * e;
-            }
+            const double s = sum_sq8(k, [&](int64_t j) { return double(xi[j]) - double(ci[j]); });
             const double l = 0.5 * s;
             rows[std::size_t(i)] = l;
             if (A.loss) A.loss[i] = T(l);
