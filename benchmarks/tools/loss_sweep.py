@@ -19,6 +19,7 @@ import os
 import statistics
 import sys
 import time
+import warnings
 
 import numpy as np
 import torch
@@ -27,6 +28,8 @@ import nnmat
 from nnmat import losses as L
 
 F = torch.nn.functional
+# torch's kl_div(reduction='mean') warns on every call (its 'mean' is the reference here)
+warnings.filterwarnings("ignore", message="reduction: 'mean' divides")
 
 
 # ---------------------------------------------------------------------------------------------
