@@ -352,6 +352,13 @@ def test_nan_propagation():
     assert np.isnan(v) and np.isnan(g).any()
     v, g = soft_dice_loss.value_and_grad(x, (x > 0).astype(float), mode="multilabel")
     assert np.isnan(v) and np.isnan(g).any()
+    # a NaN at an ignored entry still reaches the value: smp multiplies by the mask (NaN * 0)
+    assert np.isnan(soft_dice_loss(x, np.array([[0, 1, 2, 255]]), mode="multiclass", ignore_index=255))
+    assert not np.isnan(soft_dice_loss(np.nan_to_num(x), np.array([[0, 1, 2, 255]]), mode="multiclass",
+                                       ignore_index=255))
+    t = (x > 0).astype(float)
+    t[0, 1, 2] = -1.0
+    assert np.isnan(soft_dice_loss(x, t, mode="multilabel", ignore_index=-1))
 
 
 def test_threads_bitwise_identical(rng):
@@ -366,7 +373,10 @@ def test_threads_bitwise_identical(rng):
                         dice_loss.value_and_grad(p, y, axis=(2, 3)),
                         dice_loss.value_and_grad(pr, pr > 0.5, axis=1),
                         soft_dice_loss.value_and_grad(p, lab, mode="multiclass"),
-                        soft_dice_loss.value_and_grad(p, y, mode="multilabel")))
+                        soft_dice_loss.value_and_grad(p, y, mode="multilabel"),
+                        soft_dice_loss.value_and_grad(p[:, :1], y[:, :1], mode="binary"),
+                        soft_dice_loss.value_and_grad(p, np.where(lab == 1, 7, lab), mode="multiclass",
+                                                      ignore_index=7)))
     for a, b in zip(*out):
         assert a[0] == b[0]
         np.testing.assert_array_equal(a[1], b[1])

@@ -336,6 +336,26 @@ def test_batch_contrastive_edges():
         batch_contrastive_loss.grad(BE, BL, grad_output=np.ones(5))
 
 
+@pytest.mark.parametrize("b", [63, 64])   # 64 rows and more: the Gram-matrix (GEMM) path
+@pytest.mark.parametrize("normalize", [True, False])
+def test_batch_contrastive_both_paths(isa, rng, b, normalize):
+    x = rng.normal(size=(b, 4))
+    lab = rng.integers(0, 4, size=b)
+    x[5], lab[5] = x[9] * (1 + 1e-7), lab[9]   # nearly coinciding positive pair (direct fallback)
+    x[7], lab[7] = x[8], lab[8]                 # coinciding positive pair: distance 0
+    pm, nm = (0.3, 1.2) if normalize else (1.5, 3.0)
+    f = lambda z: np_batch_contrastive(z, lab, pm, nm, normalize)
+    v, g = batch_contrastive_loss.value_and_grad(x, lab, pos_margin=pm, neg_margin=nm, normalize=normalize)
+    assert v == pytest.approx(f(x), rel=1e-12)
+    num = numeric_grad(f, x)
+    np.testing.assert_allclose(g, num, rtol=1e-6, atol=1e-6 * np.abs(num).max())
+    v32, g32 = batch_contrastive_loss.value_and_grad(x.astype(np.float32), lab, pos_margin=pm,
+                                                     neg_margin=nm, normalize=normalize)
+    assert g32.dtype == np.float32
+    assert v32 == pytest.approx(f(x.astype(np.float32)), rel=2e-6)
+    np.testing.assert_allclose(g32, num, rtol=1e-4, atol=2e-6 * np.abs(num).max())
+
+
 def test_batch_contrastive_thread_count_invariance(rng):
     x = rng.normal(size=(300, 24))
     lab = rng.integers(0, 7, size=300)

@@ -6,6 +6,7 @@
 #include <vector>
 
 #include "common/parallel.h"
+#include "simd/vmath_table.h"
 
 namespace nnmat {
 namespace {
@@ -32,19 +33,31 @@ struct Sum3 {
     double i = 0, y = 0, p = 0;
 };
 
+// Sums over [b, e): chunks of kChunk values summed in T over kLanes interleaved partials (they
+// vectorise), the chunk partials added in double; a fixed order for given (b, e).
 template <class T>
 Sum3 sums_range(const T* p, const T* y, int64_t b, int64_t e) {
-    double i0 = 0, i1 = 0, y0 = 0, y1 = 0, p0 = 0, p1 = 0;
+    constexpr int kLanes = 16 / sizeof(T) < 4 ? 4 : 16 / sizeof(T);   // one SSE register of T
+    constexpr int64_t kChunk = 128;
+    double di[kLanes] = {}, dy[kLanes] = {}, dp[kLanes] = {};
     int64_t k = b;
-    for (; k + 2 <= e; k += 2) {
-        const double pa = p[k], pb = p[k + 1], ya = y[k], yb = y[k + 1];
-        i0 += ya * pa; i1 += yb * pb;
-        y0 += ya; y1 += yb;
-        p0 += pa; p1 += pb;
+    for (; k + kChunk <= e; k += kChunk) {
+        T fi[kLanes] = {}, fy[kLanes] = {}, fp[kLanes] = {};
+        for (int64_t j = 0; j < kChunk; j += kLanes)
+            for (int q = 0; q < kLanes; ++q) {
+                const T pv = p[k + j + q], yv = y[k + j + q];
+                fi[q] += pv * yv;
+                fy[q] += yv;
+                fp[q] += pv;
+            }
+        for (int q = 0; q < kLanes; ++q) { di[q] += double(fi[q]); dy[q] += double(fy[q]); dp[q] += double(fp[q]); }
     }
-    if (k < e) { const double pa = p[k], ya = y[k]; i0 += ya * pa; y0 += ya; p0 += pa; }
     Sum3 s;
-    s.i = i0 + i1; s.y = y0 + y1; s.p = p0 + p1;
+    for (int q = 0; q < kLanes; ++q) { s.i += di[q]; s.y += dy[q]; s.p += dp[q]; }
+    for (; k < e; ++k) {
+        const double pa = p[k], ya = y[k];
+        s.i += ya * pa; s.y += ya; s.p += pa;
+    }
     return s;
 }
 
@@ -98,8 +111,8 @@ double dice_rows(const T* p, const T* y, int64_t M, int64_t K, double eps, T* va
             int64_t i = b / K, k = b;
             while (k < e) {
                 const int64_t row_end = std::min(e, (i + 1) * K);
-                const double ai = a[std::size_t(i)], ci = c[std::size_t(i)];
-                for (; k < row_end; ++k) grad[k] = T(ai * double(y[k]) + ci);
+                const T ai = T(a[std::size_t(i)]), ci = T(c[std::size_t(i)]);   // in T: vectorises
+                for (; k < row_end; ++k) grad[k] = ai * y[k] + ci;
                 ++i;
             }
         });
@@ -112,10 +125,21 @@ double dice_rows(const T* p, const T* y, int64_t M, int64_t K, double eps, T* va
 
 int64_t soft_dice_first_bad_label(const int64_t* labels, int64_t n, int64_t C, bool has_ignore,
                                   int64_t ignore_label) {
-    for (int64_t i = 0; i < n; ++i) {
-        const int64_t l = labels[i];
-        if (has_ignore && l == ignore_label) continue;
-        if (l < 0 || l >= C) return i;
+    // Blocks scanned without branches (an OR of the bad flags); the index only where one is set.
+    constexpr int64_t kBlock = 1024;
+    for (int64_t b = 0; b < n; b += kBlock) {
+        const int64_t e = std::min(n, b + kBlock);
+        bool any = false;
+        for (int64_t i = b; i < e; ++i) {
+            const int64_t l = labels[i];
+            any |= (uint64_t(l) >= uint64_t(C)) & !(has_ignore & (l == ignore_label));
+        }
+        if (!any) continue;
+        for (int64_t i = b; i < e; ++i) {
+            const int64_t l = labels[i];
+            if (has_ignore && l == ignore_label) continue;
+            if (l < 0 || l >= C) return i;
+        }
     }
     return -1;
 }
@@ -136,11 +160,11 @@ struct SoftDiceCtx {
     const T* P() const { return pbuf ? pbuf : x; }
 };
 
-template <class T>
-inline T sigmoid(T v) {
-    const T e = std::exp(-std::abs(v));
-    return v >= T(0) ? T(1) / (T(1) + e) : e / (T(1) + e);
-}
+// Array exp / sigmoid of the ISA in use (VMath, cpp/simd/vmath.h): one call per tile row.
+using VmF32 = void (*)(const float*, float*, int64_t);
+using VmF64 = void (*)(const double*, double*, int64_t);
+inline VmF32 vmath_fn(VmathFn f, float*) { return vmath_kernels().f32[f]; }
+inline VmF64 vmath_fn(VmathFn f, double*) { return vmath_kernels().f64[f]; }
 
 // Visits the pixels [q0, q1) of the flattened (N, L) pixel space as tiles
 // (n, k, w) of up to kTile pixels that stay within one sample.
@@ -163,15 +187,24 @@ void activate_tile(const SoftDiceCtx<T>& cx, int64_t n, int64_t k, int64_t w) {
     T* ps = cx.pbuf + n * C * L + k;
     if (cx.prm->mode == DiceMode::Multiclass) {
         T mx[kTile], s[kTile];
-        for (int64_t j = 0; j < w; ++j) { mx[j] = xs[j]; s[j] = T(0); }
-        for (int64_t c = 1; c < C; ++c) {
-            const T* xc = xs + c * L;
-            for (int64_t j = 0; j < w; ++j) mx[j] = std::max(mx[j], xc[j]);
+        // max over the channels kept in a register per pixel (a conditional store into mx[] per
+        // channel compiles to a mispredicted branch)
+        for (int64_t j = 0; j < w; ++j) {
+            T m = xs[j];
+            for (int64_t c = 1; c < C; ++c) {
+                const T v = xs[c * L + j];
+                m = v > m ? v : m;
+            }
+            mx[j] = m;
+            s[j] = T(0);
         }
+        const auto vexp = vmath_fn(vm_exp, static_cast<T*>(nullptr));
         for (int64_t c = 0; c < C; ++c) {
             const T* xc = xs + c * L;
             T* pc = ps + c * L;
-            for (int64_t j = 0; j < w; ++j) { const T e = std::exp(xc[j] - mx[j]); pc[j] = e; s[j] += e; }
+            for (int64_t j = 0; j < w; ++j) pc[j] = xc[j] - mx[j];
+            vexp(pc, pc, w);
+            for (int64_t j = 0; j < w; ++j) s[j] += pc[j];
         }
         for (int64_t j = 0; j < w; ++j) s[j] = T(1) / s[j];
         for (int64_t c = 0; c < C; ++c) {
@@ -179,48 +212,92 @@ void activate_tile(const SoftDiceCtx<T>& cx, int64_t n, int64_t k, int64_t w) {
             for (int64_t j = 0; j < w; ++j) pc[j] *= s[j];
         }
     } else {
-        for (int64_t c = 0; c < C; ++c) {
-            const T* xc = xs + c * L;
-            T* pc = ps + c * L;
-            for (int64_t j = 0; j < w; ++j) pc[j] = sigmoid(xc[j]);
-        }
+        const auto vsig = vmath_fn(vm_sigmoid, static_cast<T*>(nullptr));
+        for (int64_t c = 0; c < C; ++c) vsig(xs + c * L, ps + c * L, w);
     }
+}
+
+// Multiclass: the tile's labels as a one-hot (C x kTile, row c at oh + c * kTile) and keep[j] =
+// 0 at ignored pixels, else 1. The per-channel loops below are then plain arithmetic (no
+// selects: random labels defeat the branch predictor, and GCC turns selects into branches).
+// Ignored pixels are multiplied by 0, as smp does (a NaN there still propagates, as in smp).
+template <class T>
+void tile_onehot(const SoftDiceCtx<T>& cx, int64_t n, int64_t k, int64_t w, T* keep, T* oh) {
+    const int64_t* lab = cx.labels + n * cx.L + k;
+    const SoftDiceParams& prm = *cx.prm;
+    std::fill(oh, oh + cx.C * kTile, T(0));
+    for (int64_t j = 0; j < w; ++j) {
+        const int64_t l = lab[j];
+        const bool ign = prm.has_ignore && l == prm.ignore_label;
+        keep[j] = ign ? T(0) : T(1);
+        if (!ign) oh[l * kTile + j] = T(1);
+    }
+}
+
+// Sums of a tile row (<= kTile values) in T over kLanes interleaved partials (fixed order),
+// returned in double.
+constexpr int kLanes = 8;
+template <class T>
+inline double lane_total(const T* acc) {
+    T s = T(0);
+    for (int q = 0; q < kLanes; ++q) s += acc[q];
+    return double(s);
 }
 
 // Adds the tile's per-channel sums (I, Sp, Sy) to acc (3C doubles).
 template <class T>
-void accumulate_tile(const SoftDiceCtx<T>& cx, int64_t n, int64_t k, int64_t w, double* acc) {
+void accumulate_tile(const SoftDiceCtx<T>& cx, int64_t n, int64_t k, int64_t w, double* acc, T* oh) {
     const int64_t C = cx.C, L = cx.L;
     const SoftDiceParams& prm = *cx.prm;
     const T* ps = cx.P() + n * C * L + k;
+    T si[kLanes], sp[kLanes], sy[kLanes];
     if (prm.mode == DiceMode::Multiclass) {
-        const int64_t* lab = cx.labels + n * L + k;
+        alignas(64) T keep[kTile];
+        tile_onehot(cx, n, k, w, keep, oh);
         for (int64_t c = 0; c < C; ++c) {
             const T* pc = ps + c * L;
-            double si = 0, sp = 0, sy = 0;
-            for (int64_t j = 0; j < w; ++j) {
-                const int64_t l = lab[j];
-                if (prm.has_ignore && l == prm.ignore_label) continue;
-                const double pv = pc[j];
-                sp += pv;
-                if (l == c) { si += pv; sy += 1.0; }
-            }
-            acc[c] += si; acc[C + c] += sp; acc[2 * C + c] += sy;
+            const T* ohc = oh + c * kTile;
+            for (int q = 0; q < kLanes; ++q) si[q] = sp[q] = sy[q] = T(0);
+            auto add = [&](int q, int64_t j) {
+                const T pv = keep[j] * pc[j];
+                sp[q] += pv;
+                si[q] += ohc[j] * pv;
+                sy[q] += ohc[j];
+            };
+            int64_t j0 = 0;
+            for (; j0 + kLanes <= w; j0 += kLanes)
+                for (int q = 0; q < kLanes; ++q) add(q, j0 + q);
+            for (int q = 0; j0 < w; ++j0, ++q) add(q, j0);
+            acc[c] += lane_total(si); acc[C + c] += lane_total(sp); acc[2 * C + c] += lane_total(sy);
         }
     } else {
         const T* ys = cx.y + n * C * L + k;
         const T ign = T(prm.ignore_value);
+        const bool hi = prm.has_ignore;
         for (int64_t c = 0; c < C; ++c) {
             const T* pc = ps + c * L;
             const T* yc = ys + c * L;
-            double si = 0, sp = 0, sy = 0;
-            for (int64_t j = 0; j < w; ++j) {
+            for (int q = 0; q < kLanes; ++q) si[q] = sp[q] = sy[q] = T(0);
+            auto add = [&](int q, int64_t j) {
                 const T yv = yc[j];
-                if (prm.has_ignore && yv == ign) continue;
-                const double pv = pc[j];
-                si += pv * double(yv); sp += pv; sy += double(yv);
+                const T kp = (hi && yv == ign) ? T(0) : T(1);   // multiplied, as smp's mask
+                const T pv = kp * pc[j];
+                const T yd = kp * yv;
+                si[q] += pv * yd; sp[q] += pv; sy[q] += yd;
+            };
+            int64_t j0 = 0;
+            if (hi) {
+                for (; j0 + kLanes <= w; j0 += kLanes)
+                    for (int q = 0; q < kLanes; ++q) add(q, j0 + q);
+            } else {
+                for (; j0 + kLanes <= w; j0 += kLanes)
+                    for (int q = 0; q < kLanes; ++q) {
+                        const T yv = yc[j0 + q], pv = pc[j0 + q];
+                        si[q] += pv * yv; sp[q] += pv; sy[q] += yv;
+                    }
             }
-            acc[c] += si; acc[C + c] += sp; acc[2 * C + c] += sy;
+            for (int q = 0; j0 < w; ++j0, ++q) add(q, j0);
+            acc[c] += lane_total(si); acc[C + c] += lane_total(sp); acc[2 * C + c] += lane_total(sy);
         }
     }
 }
@@ -229,42 +306,63 @@ void accumulate_tile(const SoftDiceCtx<T>& cx, int64_t n, int64_t k, int64_t w, 
 // then through the activation.
 template <class T>
 void grad_tile(const SoftDiceCtx<T>& cx, int64_t n, int64_t k, int64_t w, const T* alpha, const T* beta,
-               T* grad) {
+               T* grad, T* oh) {
     const int64_t C = cx.C, L = cx.L;
     const SoftDiceParams& prm = *cx.prm;
     const T* ps = cx.P() + n * C * L + k;
     T* gs = grad + n * C * L + k;
     if (prm.mode == DiceMode::Multiclass) {
-        const int64_t* lab = cx.labels + n * L + k;
-        T keep[kTile];
-        for (int64_t j = 0; j < w; ++j) keep[j] = (prm.has_ignore && lab[j] == prm.ignore_label) ? T(0) : T(1);
-        auto gp = [&](int64_t c, int64_t j) { return keep[j] * (lab[j] == c ? alpha[c] + beta[c] : beta[c]); };
+        alignas(64) T keep[kTile];
+        tile_onehot(cx, n, k, w, keep, oh);
+        // g_c = keep (beta_c + alpha_c onehot_c). With logits ps may be gs itself (the
+        // probabilities live in the gradient buffer): g is recomputed, never stored before use.
+        auto gval = [&](int64_t c, int64_t j, T a, T b) { return keep[j] * (b + a * oh[c * kTile + j]); };
         if (!prm.from_logits) {
-            for (int64_t c = 0; c < C; ++c)
-                for (int64_t j = 0; j < w; ++j) gs[c * L + j] = gp(c, j);
+            for (int64_t c = 0; c < C; ++c) {
+                const T a = alpha[c], b = beta[c];
+                T* gc = gs + c * L;
+                for (int64_t j = 0; j < w; ++j) gc[j] = gval(c, j, a, b);
+            }
             return;
         }
         // softmax Jacobian: dz_c = p_c (g_c - sum_j p_j g_j)
-        T s[kTile];
+        alignas(64) T s[kTile];
         for (int64_t j = 0; j < w; ++j) s[j] = T(0);
-        for (int64_t c = 0; c < C; ++c)
-            for (int64_t j = 0; j < w; ++j) s[j] += ps[c * L + j] * gp(c, j);
-        for (int64_t c = 0; c < C; ++c)
+        for (int64_t c = 0; c < C; ++c) {
+            const T a = alpha[c], b = beta[c];
+            const T* pc = ps + c * L;
+            for (int64_t j = 0; j < w; ++j) s[j] += pc[j] * gval(c, j, a, b);
+        }
+        for (int64_t c = 0; c < C; ++c) {
+            const T a = alpha[c], b = beta[c];
+            const T* pc = ps + c * L;
+            T* gc = gs + c * L;
             for (int64_t j = 0; j < w; ++j) {
-                const T pv = ps[c * L + j];
-                gs[c * L + j] = pv * (gp(c, j) - s[j]);
+                const T pv = pc[j];
+                gc[j] = pv * (gval(c, j, a, b) - s[j]);
             }
+        }
         return;
     }
     const T* ys = cx.y + n * C * L + k;
     const T ign = T(prm.ignore_value);
+    const bool hi = prm.has_ignore;
     for (int64_t c = 0; c < C; ++c) {
         const T a = alpha[c], b = beta[c];
-        for (int64_t j = 0; j < w; ++j) {
-            const T yv = ys[c * L + j];
-            T g = (prm.has_ignore && yv == ign) ? T(0) : a * yv + b;
-            if (prm.from_logits) { const T pv = ps[c * L + j]; g *= pv * (T(1) - pv); }
-            gs[c * L + j] = g;
+        const T* yc = ys + c * L;
+        const T* pc = ps + c * L;
+        T* gc = gs + c * L;
+        if (prm.from_logits) {
+            for (int64_t j = 0; j < w; ++j) {
+                const T yv = yc[j], pv = pc[j];
+                const T g = (hi && yv == ign) ? T(0) : a * yv + b;
+                gc[j] = g * (pv * (T(1) - pv));
+            }
+        } else {
+            for (int64_t j = 0; j < w; ++j) {
+                const T yv = yc[j];
+                gc[j] = (hi && yv == ign) ? T(0) : a * yv + b;
+            }
         }
     }
 }
@@ -294,9 +392,10 @@ double soft_dice(const T* x, int64_t N, int64_t C, int64_t L, const T* y, const 
     split_run(nb, nt, [&](int64_t b0, int64_t b1) {
         for (int64_t b = b0; b < b1; ++b) {
             double* acc = part.data() + b * 3 * C;
+            std::vector<T> oh(prm.mode == DiceMode::Multiclass ? std::size_t(C * kTile) : 0);
             for_tiles(L, b * kPixelBlock, std::min(npix, (b + 1) * kPixelBlock), [&](int64_t n, int64_t k, int64_t w) {
                 if (prm.from_logits) activate_tile(cx, n, k, w);
-                accumulate_tile(cx, n, k, w, acc);
+                accumulate_tile(cx, n, k, w, acc, oh.data());
             });
         }
     });
@@ -338,8 +437,9 @@ double soft_dice(const T* x, int64_t N, int64_t C, int64_t L, const T* y, const 
     if (grad) {
         parallel_for(npix, std::max<int64_t>(1, kGrainCheap / std::max<int64_t>(C, 1)), nthreads,
                      [&](int64_t q0, int64_t q1) {
+                         std::vector<T> oh(prm.mode == DiceMode::Multiclass ? std::size_t(C * kTile) : 0);
                          for_tiles(L, q0, q1, [&](int64_t n, int64_t k, int64_t w) {
-                             grad_tile(cx, n, k, w, alpha.data(), beta.data(), grad);
+                             grad_tile(cx, n, k, w, alpha.data(), beta.data(), grad, oh.data());
                          });
                      });
     }

@@ -9,6 +9,9 @@
 #include <vector>
 
 #include "common/parallel.h"
+#include "dispatch/cpu.h"
+#include "gemm/gemm.h"
+#include "simd/vmath_table.h"
 
 namespace nnmat {
 namespace {
@@ -33,6 +36,24 @@ inline double ordered_sum(const std::vector<double>& v) {
 inline double sign(double v) { return v > 0 ? 1.0 : (v < 0 ? -1.0 : v); }   // NaN stays NaN
 inline double relu_keep_nan(double z) { return z <= 0 ? 0.0 : z; }            // relu(NaN) = NaN
 
+// sum_k f(k)^2 over 8 interleaved double partials (a fixed order; the loop vectorises, where a
+// single running sum is bound by the latency of the additions).
+template <class F>
+inline double sum_sq8(int64_t d, F&& f) {
+    double acc[8] = {0, 0, 0, 0, 0, 0, 0, 0};
+    int64_t k = 0;
+    for (; k + 8 <= d; k += 8)
+        for (int q = 0; q < 8; ++q) {
+            const double x = f(k + q);
+            acc[q] += x * x;
+        }
+    for (int q = 0; k < d; ++k, ++q) {
+        const double x = f(k);
+        acc[q] += x * x;
+    }
+    return ((acc[0] + acc[1]) + (acc[2] + acc[3])) + ((acc[4] + acc[5]) + (acc[6] + acc[7]));
+}
+
 // ---- triplet ---------------------------------------------------------------------------------
 
 enum class PNorm { general, one, two, inf };
@@ -44,11 +65,7 @@ inline double pdist(const T* u, const T* v, int64_t d, T eps, PNorm pk, double p
     *cnt = 0.0;
     switch (pk) {
         case PNorm::two:
-            for (int64_t k = 0; k < d; ++k) {
-                const double x = double(T(u[k] - v[k]) + eps);
-                s += x * x;
-            }
-            return std::sqrt(s);
+            return std::sqrt(sum_sq8(d, [&](int64_t k) { return double(T(u[k] - v[k]) + eps); }));
         case PNorm::one:
             for (int64_t k = 0; k < d; ++k) s += std::fabs(double(T(u[k] - v[k]) + eps));
             return s;
@@ -192,11 +209,7 @@ double contrastive_loss(PairContrastiveArgs<T>& A, int max_threads) {
         for (int64_t i = r0; i < r1; ++i) {
             const T* u = A.x1 + i * d;
             const T* v = A.x2 + i * d;
-            double s = 0.0;
-            for (int64_t k = 0; k < d; ++k) {
-                const double x = double(u[k]) - double(v[k]);
-                s += x * x;
-            }
+            const double s = sum_sq8(d, [&](int64_t k) { return double(u[k]) - double(v[k]); });
             const double D = std::sqrt(s);
             const double t = double(A.target[i]);
             const double h = relu_keep_nan(A.margin - D);
@@ -221,9 +234,206 @@ double contrastive_loss(PairContrastiveArgs<T>& A, int max_threads) {
 
 // ================================================================================================
 
+namespace {
+
+// ---- pairwise distances through the Gram matrix (batch contrastive, b >= kPairGemmMinRows) -----
+
+// Batches of at least this many rows use the GEMM path; smaller ones the direct double loops.
+constexpr int64_t kPairGemmMinRows = 64;
+
+inline void gemm_run(const GemmProblem<float>& p, int nt) { kernels().gemm_f32(p, nt); }
+inline void gemm_run(const GemmProblem<double>& p, int nt) { kernels().gemm_f64(p, nt); }
+
+// C (m x n, row stride ldc) = A (m x k, rows of a) * B^T (B: n x k, rows of b), alpha = 1.
+template <class T>
+void gemm_abt(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c, int max_threads) {
+    GemmProblem<T> P;
+    P.m = m; P.n = n; P.k = k;
+    P.a = a; P.rsa = k; P.csa = 1;
+    P.b = b; P.rsb = 1; P.csb = k;
+    P.c = c; P.rsc = n; P.csc = 1;
+    gemm_run(P, max_threads);
+}
+
+// C (m x n) = A (m x k, rows of a) * B (k x n, rows of b).
+template <class T>
+void gemm_ab(int64_t m, int64_t n, int64_t k, const T* a, const T* b, T* c, int max_threads) {
+    GemmProblem<T> P;
+    P.m = m; P.n = n; P.k = k;
+    P.a = a; P.rsa = k; P.csa = 1;
+    P.b = b; P.rsb = n; P.csb = 1;
+    P.c = c; P.rsc = n; P.csc = 1;
+    gemm_run(P, max_threads);
+}
+
+// Copies the strict upper triangle of the b x b matrix g onto the lower one (g[j][i] = g[i][j],
+// i < j), so that every pair (i, j) is evaluated from the same bits in both orders.
+template <class T>
+void symmetrize_upper(int64_t b, T* g, int max_threads) {
+    constexpr int64_t kTile = 32;
+    const int64_t nt = (b + kTile - 1) / kTile;
+    parallel_for(nt, std::max<int64_t>(1, (1 << 16) / std::max<int64_t>(1, b * kTile)), max_threads,
+                 [&](int64_t t0, int64_t t1) {
+        for (int64_t ti = t0; ti < t1; ++ti) {           // row tile of the lower triangle
+            const int64_t i0 = ti * kTile, i1 = std::min(b, i0 + kTile);
+            for (int64_t j0 = 0; j0 <= i0; j0 += kTile) {
+                const int64_t j1 = std::min(b, j0 + kTile);
+                for (int64_t i = i0; i < i1; ++i)
+                    for (int64_t j = j0; j < std::min(j1, i); ++j) g[i * b + j] = g[j * b + i];
+            }
+        }
+    });
+}
+
+// ||u - v||^2 in double (the fallback for pairs too close for the Gram form).
+template <class T>
+inline double sqdist_direct(const T* u, const T* v, int64_t d) {
+    double s = 0.0;
+    for (int64_t k = 0; k < d; ++k) {
+        const double e = double(u[k]) - double(v[k]);
+        s += e * e;
+    }
+    return s;
+}
+
+// Below tau (|u_i|^2 + |u_j|^2) the Gram form |u_i|^2 + |u_j|^2 - 2 u_i.u_j cancels too much
+// (float: rounding ~1e-7 of the norms): such pairs are recomputed directly.
+template <class T>
+constexpr double close_tau() { return sizeof(T) == 4 ? 0.05 : 0.01; }
+
+template <class T>
+double batch_contrastive_gemm(int64_t b, int64_t d, const T* x, const int64_t* labels, double pos_margin,
+                              double neg_margin, bool normalize, T* grad, double gscale, int max_threads) {
+    // u (in T, the GEMM's type), the normaliser and |u|^2 (of the rounded u) per row.
+    std::vector<T> U(std::size_t(b * d));
+    std::vector<double> den(std::size_t(b), 1.0), sq(std::size_t(b), 0.0);
+    parallel_for(b, row_grain(d * 4), max_threads, [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i) {
+            const T* xi = x + i * d;
+            T* ui = U.data() + i * d;
+            double s = 0.0;
+            for (int64_t k = 0; k < d; ++k) s += double(xi[k]) * double(xi[k]);
+            double n = 1.0;
+            if (normalize) {
+                n = std::sqrt(s);
+                n = n >= kNormalizeEps ? n : (std::isnan(n) ? n : kNormalizeEps);
+            }
+            den[std::size_t(i)] = n;
+            double q = 0.0;
+            for (int64_t k = 0; k < d; ++k) {
+                ui[k] = T(double(xi[k]) / n);
+                q += double(ui[k]) * double(ui[k]);
+            }
+            sq[std::size_t(i)] = q;
+        }
+    });
+    std::vector<T> G(std::size_t(b * b));
+    gemm_abt(b, b, d, U.data(), U.data(), G.data(), max_threads);
+    symmetrize_upper(b, G.data(), max_threads);
+    const double tau = close_tau<T>();
+    // Squared distance of (i, j), i != j, from row i of the (symmetric) Gram matrix.
+    auto sqdist = [&](int64_t i, int64_t j, double gij, bool* close) {
+        const double n2 = sq[std::size_t(i)] + sq[std::size_t(j)];
+        const double s = n2 - 2.0 * gij;
+        *close = s < tau * n2;   // NaN: false
+        return *close ? sqdist_direct(U.data() + i * d, U.data() + j * d, d) : s;
+    };
+    std::vector<double> psum(std::size_t(b), 0.0), nsum(std::size_t(b), 0.0);
+    std::vector<int64_t> pcnt(std::size_t(b), 0), ncnt(std::size_t(b), 0);
+    const int64_t grain = row_grain(b * 8);
+    parallel_for(b, grain, max_threads, [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i) {
+            const T* Gi = G.data() + i * b;
+            const int64_t li = labels[i];
+            double ps = 0.0, ns = 0.0;
+            int64_t pc = 0, nc = 0;
+            for (int64_t j = 0; j < b; ++j) {
+                if (j == i) continue;
+                bool close;
+                const double dij = std::sqrt(sqdist(i, j, double(Gi[j]), &close));
+                if (labels[j] == li) {
+                    const double l = relu_keep_nan(dij - pos_margin);
+                    ps += l;
+                    pc += l > 0;
+                } else {
+                    const double l = relu_keep_nan(neg_margin - dij);
+                    ns += l;
+                    nc += l > 0;
+                }
+            }
+            psum[std::size_t(i)] = ps;
+            nsum[std::size_t(i)] = ns;
+            pcnt[std::size_t(i)] = pc;
+            ncnt[std::size_t(i)] = nc;
+        }
+    });
+    int64_t pc = 0, nc = 0;
+    for (int64_t i = 0; i < b; ++i) { pc += pcnt[std::size_t(i)]; nc += ncnt[std::size_t(i)]; }
+    const double ps = ordered_sum(psum), ns = ordered_sum(nsum);
+    const double pos = pc > 0 ? ps / double(pc) : ps * 0.0;
+    const double neg = nc > 0 ? ns / double(nc) : ns * 0.0;
+    if (!grad) return pos + neg;
+    // dL/du_i = sum_j c_ij (u_i - u_j), c_ij = 2 w_ij / d_ij = r_i u_i - (C U)_i with r_i = sum_j c_ij.
+    // Row i of G becomes row i of C (each row reads only itself from here on); close pairs are
+    // added directly into acc (double) and left out of C.
+    const double wp = pc > 0 ? 1.0 / double(pc) : 0.0, wn = nc > 0 ? -1.0 / double(nc) : 0.0;
+    std::vector<double> r(std::size_t(b), 0.0), acc(std::size_t(b * d), 0.0);
+    parallel_for(b, grain, max_threads, [&](int64_t r0, int64_t r1) {
+        for (int64_t i = r0; i < r1; ++i) {
+            T* Ci = G.data() + i * b;
+            const int64_t li = labels[i];
+            const T* ui = U.data() + i * d;
+            double* ai = acc.data() + i * d;
+            double ri = 0.0;
+            for (int64_t j = 0; j < b; ++j) {
+                if (j == i) { Ci[j] = T(0); continue; }
+                bool close;
+                const double dij = std::sqrt(sqdist(i, j, double(Ci[j]), &close));
+                double w;
+                if (labels[j] == li) w = dij - pos_margin > 0 ? wp : (std::isnan(dij) ? kNaN : 0.0);
+                else w = neg_margin - dij > 0 ? wn : (std::isnan(dij) ? kNaN : 0.0);
+                const double c = w == 0.0 ? 0.0 : (dij > 0 ? 2.0 * w / dij : (std::isnan(dij) ? kNaN : 0.0));
+                if (close) {
+                    Ci[j] = T(0);
+                    if (c != 0.0) {
+                        const T* uj = U.data() + j * d;
+                        for (int64_t k = 0; k < d; ++k) ai[k] += c * (double(ui[k]) - double(uj[k]));
+                    }
+                } else {
+                    Ci[j] = T(c);
+                    ri += double(Ci[j]);
+                }
+            }
+            r[std::size_t(i)] = ri;
+        }
+    });
+    gemm_ab(b, d, b, G.data(), U.data(), grad, max_threads);   // grad <- C U
+    parallel_for(b, row_grain(d * 8), max_threads, [&](int64_t r0, int64_t r1) {
+        std::vector<double> du(static_cast<std::size_t>(d)), u(static_cast<std::size_t>(d));
+        for (int64_t i = r0; i < r1; ++i) {
+            const T* ui = U.data() + i * d;
+            const double* ai = acc.data() + i * d;
+            T* gi = grad + i * d;
+            const double ri = r[std::size_t(i)];
+            for (int64_t k = 0; k < d; ++k) {
+                u[std::size_t(k)] = double(ui[k]);
+                du[std::size_t(k)] = ri * double(ui[k]) - double(gi[k]) + ai[k];
+            }
+            normalize_backward(du.data(), u.data(), den[std::size_t(i)], d, normalize);
+            for (int64_t k = 0; k < d; ++k) gi[k] = T(gscale * du[std::size_t(k)]);
+        }
+    });
+    return pos + neg;
+}
+
+}  // namespace
+
 template <class T>
 double batch_contrastive_loss(int64_t b, int64_t d, const T* x, const int64_t* labels, double pos_margin,
                               double neg_margin, bool normalize, T* grad, double gscale, int max_threads) {
+    if (b >= kPairGemmMinRows && d > 0)
+        return batch_contrastive_gemm(b, d, x, labels, pos_margin, neg_margin, normalize, grad, gscale,
+                                      max_threads);
     if (grad) std::fill(grad, grad + b * d, T(0));
     if (b < 2) return 0.0;
     std::vector<double> u, den;
@@ -308,11 +518,7 @@ double center_loss(CenterArgs<T>& A, int max_threads) {
         for (int64_t i = r0; i < r1; ++i) {
             const T* xi = A.x + i * k;
             const T* ci = A.centers + A.labels[i] * k;
-            double s = 0.0;
-            for (int64_t j = 0; j < k; ++j) {
-                const double e = double(xi[j]) - double(ci[j]);
-                s += e * e;
-            }
+            const double s = sum_sq8(k, [&](int64_t j) { return double(xi[j]) - double(ci[j]); });
             const double l = 0.5 * s;
             rows[std::size_t(i)] = l;
             if (A.loss) A.loss[i] = T(l);
@@ -384,17 +590,21 @@ double angular_loss(int64_t b, int64_t d, const T* x, const int64_t* labels, dou
     // G[a][n] = u_a . r_n
     std::vector<double> G(std::size_t(b * b));
     const int64_t grain = row_grain(b * d);
-    parallel_for(b, grain, max_threads, [&](int64_t r0, int64_t r1) {
-        for (int64_t a = r0; a < r1; ++a) {
-            const double* ua = u.data() + a * d;
-            for (int64_t n = 0; n < b; ++n) {
-                const double* rn = r + n * d;
-                double s = 0.0;
-                for (int64_t k = 0; k < d; ++k) s += ua[k] * rn[k];
-                G[std::size_t(a * b + n)] = s;
-            }
+    gemm_abt(b, b, d, u.data(), r, G.data(), max_threads);
+    // Per anchor: its same-label rows (their slots of f are set to -inf: exp gives exactly 0).
+    std::vector<int64_t> order(std::size_t(b), 0), start(std::size_t(b), 0), group(std::size_t(b), 0);
+    {
+        for (int64_t i = 0; i < b; ++i) order[std::size_t(i)] = i;
+        std::stable_sort(order.begin(), order.end(), [&](int64_t i, int64_t j) { return labels[i] < labels[j]; });
+        for (int64_t q = 0; q < b;) {
+            int64_t e = q;
+            while (e < b && labels[order[std::size_t(e)]] == labels[order[std::size_t(q)]]) ++e;
+            for (int64_t z = q; z < e; ++z) { start[std::size_t(order[std::size_t(z)])] = q; group[std::size_t(order[std::size_t(z)])] = e - q; }
+            q = e;
         }
-    });
+    }
+    const auto vexp = vmath_kernels().f64[vm_exp];
+    constexpr double kNegInf = -std::numeric_limits<double>::infinity();
     // Per anchor a: all its positives p. W[a][n] (n a negative of a) = sum_p softmax weight / P;
     // W[a][p] (p a positive of a) = total softmax weight of the negatives of (a, p) / P.
     // f^{ap} is computed symmetrically in (a, p), so the pair (p, a) carries the same weights.
@@ -413,29 +623,50 @@ double angular_loss(int64_t b, int64_t d, const T* x, const int64_t* labels, dou
                 for (int64_t k = 0; k < d; ++k) sap += u1[k] * u2[k];
                 const double base = 2.0 * (1.0 + t) * sap;
                 const double* Gp = G.data() + p * b;
-                double mx = 0.0;   // the appended 0 of logsumexp
+                const double c4 = 4.0 * t;
+                for (int64_t n = 0; n < b; ++n) f[std::size_t(n)] = c4 * (Ga[n] + Gp[n]) - base;
+                const int64_t* same = order.data() + start[std::size_t(a)];
+                const int64_t ns = group[std::size_t(a)];
+                for (int64_t z = 0; z < ns; ++z) f[std::size_t(same[z])] = kNegInf;
+                // max (the appended 0 of logsumexp included) and NaN over 4 partials
+                double m4[4] = {0.0, 0.0, 0.0, 0.0};
                 bool nan = false;
-                for (int64_t n = 0; n < b; ++n) {
-                    if (labels[n] == labels[a]) continue;
-                    const double fn = 4.0 * t * (Ga[n] + Gp[n]) - base;
-                    f[std::size_t(n)] = fn;
-                    nan |= std::isnan(fn);
-                    if (fn > mx) mx = fn;
+                {
+                    int64_t n = 0;
+                    for (; n + 4 <= b; n += 4)
+                        for (int q = 0; q < 4; ++q) {
+                            const double v = f[std::size_t(n + q)];
+                            nan |= v != v;
+                            m4[q] = v > m4[q] ? v : m4[q];
+                        }
+                    for (; n < b; ++n) {
+                        const double v = f[std::size_t(n)];
+                        nan |= v != v;
+                        m4[0] = v > m4[0] ? v : m4[0];
+                    }
                 }
-                double tot = std::exp(-mx);
-                for (int64_t n = 0; n < b; ++n) {
-                    if (labels[n] == labels[a]) continue;
-                    const double e = std::exp(f[std::size_t(n)] - mx);
-                    f[std::size_t(n)] = e;
-                    tot += e;
+                const double mx = std::max(std::max(m4[0], m4[1]), std::max(m4[2], m4[3]));
+                for (int64_t n = 0; n < b; ++n) f[std::size_t(n)] -= mx;
+                // same-label slots: 0 before the exp (an infinite argument takes VMath's slow
+                // path for the whole vector), exactly 0 after it
+                for (int64_t z = 0; z < ns; ++z) f[std::size_t(same[z])] = 0.0;
+                vexp(f.data(), f.data(), b);
+                for (int64_t z = 0; z < ns; ++z) f[std::size_t(same[z])] = 0.0;
+                double t4[4] = {0.0, 0.0, 0.0, 0.0};
+                {
+                    int64_t n = 0;
+                    for (; n + 4 <= b; n += 4)
+                        for (int q = 0; q < 4; ++q) t4[q] += f[std::size_t(n + q)];
+                    for (; n < b; ++n) t4[0] += f[std::size_t(n)];
                 }
+                const double e0 = std::exp(-mx);
+                const double tot = e0 + ((t4[0] + t4[1]) + (t4[2] + t4[3]));
                 la += nan ? kNaN : mx + std::log(tot);
                 if (grad) {
                     double* Wa = W.data() + a * b;
                     const double s = inv_p / tot;
-                    for (int64_t n = 0; n < b; ++n)
-                        if (labels[n] != labels[a]) Wa[n] += f[std::size_t(n)] * s;
-                    Wa[p] = (tot - std::exp(-mx)) * s;
+                    for (int64_t n = 0; n < b; ++n) Wa[n] += f[std::size_t(n)] * s;   // + 0 on same-label slots
+                    Wa[p] = (tot - e0) * s;
                 }
             }
             rows[std::size_t(a)] = la;

@@ -10,8 +10,13 @@
 //   threads only when the work is large (parallel_for's grain).
 // * gout (per-row upstream gradient) or gscale (a scalar factor, 1/N for 'mean') multiply the
 //   per-row derivatives.
-// * Pairwise losses (batch contrastive, angular) are O(B^2 D) and keep two B x B double
-//   matrices while they run (B up to a few thousand).
+// * Pairwise losses (batch contrastive, angular) are O(B^2 D) and keep B x B matrices while they
+//   run (B up to a few thousand). Batch contrastive from 64 rows: Gram matrix U U^T by the GEMM
+//   in T, d_ij^2 = |u_i|^2 + |u_j|^2 - 2 u_i.u_j (pairs with d^2 < tau (|u_i|^2 + |u_j|^2),
+//   tau 0.05 in float / 0.01 in double, recomputed directly in double), gradient
+//   r_i u_i - (C U)_i by a second GEMM; below 64 rows direct double loops. Angular: the Gram
+//   matrix by the GEMM (double), the per-pair exp by VMath. The GEMM is bitwise independent of
+//   the thread count, so the results still are.
 #pragma once
 #include <cstdint>
 

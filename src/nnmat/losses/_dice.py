@@ -131,7 +131,8 @@ def _soft_dice_impl(want_value, want_grad, grad_output, input, target, mode="bin
     list of indices; repeats count repeatedly, as torch indexing does); the value is
     the mean over the selected channels (a Python float: smp returns a scalar, so
     there is no ``reduction``; ``grad_output`` is a scalar). ``ignore_index`` removes
-    the entries whose target equals it from every sum (and from the gradient).
+    the entries whose target equals it from every sum (and from the gradient); as in smp
+    (which multiplies by the mask) a NaN input at an ignored entry still makes the value NaN.
 
     Gradient: w.r.t. ``input`` (through the activation's Jacobian when
     ``from_logits``). Multiclass labels outside [0, C) raise IndexError (unless equal
