@@ -26,6 +26,14 @@ from ._elementwise import (
     smooth_l1_loss,
     squared_hinge_loss,
 )
+from ._embedding import (
+    angular_loss,
+    batch_contrastive_loss,
+    center_loss,
+    center_update,
+    contrastive_loss,
+    triplet_margin_loss,
+)
 from ._gan import (
     gan_discriminator_loss,
     gan_generator_loss,
@@ -36,14 +44,6 @@ from ._gan import (
     wasserstein_generator_loss,
 )
 from ._multiclass import cross_entropy, kl_div, kl_divergence, nll_loss, sparsemax_loss
-from ._embedding import (
-    angular_loss,
-    batch_contrastive_loss,
-    center_loss,
-    center_update,
-    contrastive_loss,
-    triplet_margin_loss,
-)
 
 __all__ = [
     "LossFunction",
