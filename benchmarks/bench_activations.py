@@ -7,8 +7,9 @@ Three tables per (dtype, threads):
   (``torch.ops.aten.<f>_backward``: from the saved output for sigmoid/tanh, from the input
   otherwise); ``nnmat output=`` passes the saved forward output too (sigmoid, tanh), plain
   ``nnmat`` recomputes f from x;
-* forward+backward: nnmat ``f(x)`` then ``f.backward(x, g)``; torch autograd
-  (``y = f(x); y.backward(g)``, ``x.grad`` reset between calls).
+* forward+backward: nnmat ``f(x)`` then ``f.backward(x, g)`` (``nnmat output=``: with the
+  forward result passed to the backward); torch autograd (``y = f(x); y.backward(g)``,
+  ``x.grad`` reset between calls).
 
 Inputs: x ~ 3·N(0, 1), g ~ N(0, 1), C-contiguous. GB/s = bytes read + written / median
 time (forward 2n, backward 3n, forward+backward 5n elements); "copy GB/s" is a plain copy of
@@ -148,6 +149,12 @@ def build_cases(name: str, n: int, dtype: str) -> List[Case]:
         b_case.variants.append(Variant("nnmat", "nnmat output=", lambda: bwd(x, g, output=y), ck_b))
     fb_case = Case(label, "forward+backward", n, 5 * n * item,
                    [Variant("nnmat", "nnmat", lambda: (fwd(x), bwd(x, g)), ck_fb)])
+    if name in OUTPUT_BACKWARD:
+        def fb_output():
+            yy = fwd(x)
+            return yy, bwd(x, g, output=yy)
+
+        fb_case.variants.append(Variant("nnmat", "nnmat output=", fb_output, ck_fb))
     if tt is not None:
         import torch
 
