@@ -5,7 +5,8 @@ Three tables per (dtype, threads):
   preallocated array), numpy's expression where numpy can write one;
 * backward: ``f.backward(x, g)`` vs the kernel torch's autograd runs
   (``torch.ops.aten.<f>_backward``: from the saved output for sigmoid/tanh, from the input
-  otherwise); ``nnmat output=`` passes the saved forward output too (sigmoid, tanh), plain
+  otherwise); ``nnmat output=`` passes the saved forward output too (sigmoid, tanh,
+  softmax, log_softmax), plain
   ``nnmat`` recomputes f from x;
 * forward+backward: nnmat ``f(x)`` then ``f.backward(x, g)`` (``nnmat output=``: with the
   forward result passed to the backward); torch autograd (``y = f(x); y.backward(g)``,
@@ -33,7 +34,7 @@ ALL_ACTS = ["sigmoid", "tanh", "relu", "leaky_relu", "elu", "selu", "gelu", "gel
 
 
 # backward(x, g, output=y) computes f' from the saved forward output, as torch's autograd does
-OUTPUT_BACKWARD = ("sigmoid", "tanh")
+OUTPUT_BACKWARD = ("sigmoid", "tanh", "softmax", "log_softmax")
 
 
 def sizes(quick: bool) -> List[int]:

@@ -201,3 +201,43 @@ def test_thread_invariance(rng):
         np.testing.assert_array_equal(a, b)
         np.testing.assert_array_equal(ga, gb)
         np.testing.assert_array_equal(b1, b2)
+
+
+@pytest.mark.parametrize("name", ["softmax", "log_softmax"])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("shape,axis", [((7, 33), -1), ((5, 6, 7), 1), ((4, 3), 0), ((1, 1), -1), ((0, 4), -1),
+                                        ((3, 1000), -1), ((9,), 0)])
+def test_backward_from_output_matches_backward_from_x(isa, rng, name, dtype, shape, axis):
+    from nnmat import activations as A
+    fn = getattr(A, name)
+    x = (rng.standard_normal(shape) * 3).astype(dtype)
+    g = rng.standard_normal(shape).astype(dtype)
+    y = fn(x, axis=axis)
+    d_out = fn.backward(x, g, axis=axis, output=y)
+    d_x = fn.backward(x, g, axis=axis)
+    assert d_out.shape == shape and d_out.dtype == dtype
+    tol = 2e-6 if dtype == np.float32 else 1e-13
+    np.testing.assert_allclose(d_out, d_x, rtol=tol * 10, atol=tol)
+    # independent reference in float64
+    x64 = x.astype(np.float64)
+    s = np.exp(x64 - x64.max(axis=axis, keepdims=True))
+    s /= s.sum(axis=axis, keepdims=True)
+    g64 = g.astype(np.float64)
+    ref = s * (g64 - (g64 * s).sum(axis=axis, keepdims=True)) if name == "softmax" else \
+        g64 - s * g64.sum(axis=axis, keepdims=True)
+    np.testing.assert_allclose(d_out, ref, rtol=tol * 50, atol=tol * 10)
+
+
+def test_backward_from_output_bad_shape_and_threads(rng):
+    from nnmat import activations as A
+    import nnmat
+    x = rng.standard_normal((300, 1000)).astype(np.float32)
+    g = rng.standard_normal(x.shape).astype(np.float32)
+    y = A.softmax(x)
+    with pytest.raises(ValueError, match="output"):
+        A.softmax.backward(x, g, output=y[:-1])
+    with nnmat.threads(1):
+        a = A.softmax.backward(x, g, output=y)
+    with nnmat.threads(2):
+        b = A.softmax.backward(x, g, output=y)
+    np.testing.assert_array_equal(a, b)

@@ -84,6 +84,19 @@ void act_backward_y_py(int act, const py::array& y_, const py::array& g_, const 
     act_backward_y<T>(Act(act), y, g, dx, n, nt);
 }
 
+// y, g, dx: C-contiguous, the softmax axis last (rows of C).
+template <class T>
+void softmax_backward_y_py(const py::array& y_, const py::array& g_, const py::array& dx_, int64_t C, bool log) {
+    const int64_t n = int64_t(y_.size());
+    if (C <= 0 || n % C != 0) throw py::value_error("softmax backward: bad row length");
+    const T* y = contiguous<T>(y_, "output", n, false, false);
+    const T* g = contiguous<T>(g_, "grad_output", n, false, false);
+    T* dx = contiguous<T>(dx_, "out", n, true, false);
+    const int nt = get_num_threads();
+    py::gil_scoped_release nogil;
+    softmax_backward_y<T>(y, g, dx, n / C, C, log, nt);
+}
+
 // Returns (sum of the loss, domain_error).
 template <class T>
 py::tuple ew_loss_py(int which, const py::array& x_, const py::object& y_, const py::object& w_,
@@ -132,6 +145,8 @@ void register_eltwise(py::module_& m) {
     m.def("act_backward_f64", &act_backward_py<double>);
     m.def("act_backward_y_f32", &act_backward_y_py<float>);
     m.def("act_backward_y_f64", &act_backward_y_py<double>);
+    m.def("softmax_backward_y_f32", &softmax_backward_y_py<float>);
+    m.def("softmax_backward_y_f64", &softmax_backward_y_py<double>);
     m.def("ew_loss_f32", &ew_loss_py<float>);
     m.def("ew_loss_f64", &ew_loss_py<double>);
     m.def("sum_f32", &sum_py<float>, "Sum in a fixed order (blocks of 4096, partials in double).");

@@ -1,6 +1,8 @@
 // Portable drivers of the element-wise kernels: table selection and threads.
 #include "elementwise/eltwise.h"
 
+#include <algorithm>
+
 #include "common/parallel.h"
 #include "dispatch/select.h"
 
@@ -16,6 +18,8 @@ inline auto bwd_fn(const EltwiseTable& t, float*) { return t.act_backward_f32; }
 inline auto bwd_fn(const EltwiseTable& t, double*) { return t.act_backward_f64; }
 inline auto bwd_y_fn(const EltwiseTable& t, float*) { return t.act_backward_y_f32; }
 inline auto bwd_y_fn(const EltwiseTable& t, double*) { return t.act_backward_y_f64; }
+inline auto smb_y_fn(const EltwiseTable& t, float*) { return t.softmax_backward_y_f32; }
+inline auto smb_y_fn(const EltwiseTable& t, double*) { return t.softmax_backward_y_f64; }
 inline auto loss_fn(const EltwiseTable& t, float*) { return t.ew_loss_f32; }
 inline auto loss_fn(const EltwiseTable& t, double*) { return t.ew_loss_f64; }
 inline auto sum_fn(const EltwiseTable& t, float*) { return t.sum_f32; }
@@ -58,6 +62,16 @@ void act_backward_y(Act act, const T* y, const T* g, T* dx, int64_t n, int nthre
 }
 
 template <class T>
+void softmax_backward_y(const T* y, const T* g, T* dx, int64_t rows, int64_t C, bool log, int nthreads) {
+    const auto f = smb_y_fn(eltwise_kernels(), static_cast<T*>(nullptr));
+    // whole rows per thread (each row's sum has a fixed order): grain in rows
+    const int64_t grain = std::max<int64_t>(1, (int64_t(1) << 15) / std::max<int64_t>(C, 1));
+    parallel_for(rows, grain, nthreads, [&](int64_t b, int64_t e) {
+        f(y + b * C, g + b * C, dx + b * C, e - b, C, log);
+    });
+}
+
+template <class T>
 double ew_loss(EwLoss loss, const EwLossArgs<T>& a, int nthreads) {
     const auto f = loss_fn(eltwise_kernels(), static_cast<T*>(nullptr));
     if (!a.want_value) {
@@ -88,6 +102,7 @@ ActEpilogue<T> make_act_epilogue(Act act, const ActParams& p) {
     template void act_forward<T>(Act, const T*, T*, int64_t, const ActParams&, int);          \
     template void act_backward<T>(Act, const T*, const T*, T*, int64_t, const ActParams&, int); \
     template void act_backward_y<T>(Act, const T*, const T*, T*, int64_t, int);               \
+    template void softmax_backward_y<T>(const T*, const T*, T*, int64_t, int64_t, bool, int); \
     template double ew_loss<T>(EwLoss, const EwLossArgs<T>&, int);                             \
     template double sum<T>(const T*, int64_t, int);                                            \
     template void act_epilogue<T>(T*, int64_t, int64_t, int64_t, const void*);                 \

@@ -56,6 +56,10 @@ struct EltwiseTable {
     // function of y, as in torch's autograd): dx = g * f'(y).
     void (*act_backward_y_f32)(int act, const float* y, const float* g, float* dx, int64_t n);
     void (*act_backward_y_f64)(int act, const double* y, const double* g, double* dx, int64_t n);
+    // Softmax family VJP from the forward output y, rows of C contiguous elements:
+    // softmax: dx = y (g - <g, y>); log_softmax (y = log-probabilities): dx = g - e^y sum(g).
+    void (*softmax_backward_y_f32)(const float* y, const float* g, float* dx, int64_t rows, int64_t C, bool log);
+    void (*softmax_backward_y_f64)(const double* y, const double* g, double* dx, int64_t rows, int64_t C, bool log);
     // Loss over elements [begin, end) of args; returns the sum of the (weighted) loss.
     double (*ew_loss_f32)(int loss, const EwLossArgs<float>& a, int64_t begin, int64_t end);
     double (*ew_loss_f64)(int loss, const EwLossArgs<double>& a, int64_t begin, int64_t end);
@@ -78,6 +82,7 @@ template <class T> void act_forward(Act act, const T* x, T* y, int64_t n, const 
 template <class T> void act_backward(Act act, const T* x, const T* g, T* dx, int64_t n, const ActParams& p, int nthreads);
 template <class T> void act_backward_y(Act act, const T* y, const T* g, T* dx, int64_t n, int nthreads);
 inline bool act_backward_y_supported(Act act) { return act == Act::sigmoid || act == Act::tanh; }
+template <class T> void softmax_backward_y(const T* y, const T* g, T* dx, int64_t rows, int64_t C, bool log, int nthreads);
 template <class T> double ew_loss(EwLoss loss, const EwLossArgs<T>& a, int nthreads);
 template <class T> double sum(const T* x, int64_t n, int nthreads);
 

@@ -286,6 +286,51 @@ struct Ew {
             map2(y, g, dx, n, [&](R v, R gv) { return V::mul(gv, V::fnma(v, v, one)); });
     }
 
+    // Row reductions in a fixed order: 4 vector accumulators, then lanes, then the tail.
+    static inline T row_dot(const T* a, const T* b, int64_t C) {
+        R s0 = V::zero(), s1 = V::zero(), s2 = V::zero(), s3 = V::zero();
+        int64_t c = 0;
+        for (; c + 4 * L <= C; c += 4 * L) {
+            s0 = V::fma(V::load(a + c), V::load(b + c), s0);
+            s1 = V::fma(V::load(a + c + L), V::load(b + c + L), s1);
+            s2 = V::fma(V::load(a + c + 2 * L), V::load(b + c + 2 * L), s2);
+            s3 = V::fma(V::load(a + c + 3 * L), V::load(b + c + 3 * L), s3);
+        }
+        for (; c + L <= C; c += L) s0 = V::fma(V::load(a + c), V::load(b + c), s0);
+        s0 = V::add(V::add(s0, s1), V::add(s2, s3));
+        alignas(64) T lanes[L];
+        V::store(lanes, s0);
+        T s = T(0);
+        for (int j = 0; j < L; ++j) s += lanes[j];
+        for (; c < C; ++c) s += a[c] * b[c];
+        return s;
+    }
+    static void softmax_backward_y(const T* y, const T* g, T* dx, int64_t rows, int64_t C, bool log) {
+        alignas(64) T ones[L];
+        for (int j = 0; j < L; ++j) ones[j] = T(1);
+        for (int64_t r = 0; r < rows; ++r) {
+            const T* yr = y + r * C;
+            const T* gr = g + r * C;
+            T* dr = dx + r * C;
+            if (!log) {
+                const R d = k(double(row_dot(gr, yr, C)));
+                map2(yr, gr, dr, C, [&](R yv, R gv) { return V::mul(yv, V::sub(gv, d)); });
+            } else {
+                // sum(g): the dot product with ones, in the same fixed order
+                R s0 = V::zero();
+                int64_t c = 0;
+                for (; c + L <= C; c += L) s0 = V::add(s0, V::load(gr + c));
+                alignas(64) T lanes[L];
+                V::store(lanes, s0);
+                T sg = T(0);
+                for (int j = 0; j < L; ++j) sg += lanes[j];
+                for (; c < C; ++c) sg += gr[c];
+                const R sv = k(double(sg));
+                map2(yr, gr, dr, C, [&](R yv, R gv) { return V::fnma(M::exp(yv), sv, gv); });
+            }
+        }
+    }
+
     // ------------------------------------------------------------- losses
     // Each op computes the element loss l and its derivative d = dl/dx.
     struct Prm { R p0, p1; T s0, s1; };
@@ -632,6 +677,10 @@ void act_backward_serial(int act, const T* x, const T* g, T* dx, int64_t n, cons
 template <class T>
 void act_backward_y_serial(int act, const T* y, const T* g, T* dx, int64_t n) { Ew<T>::backward_y(act, y, g, dx, n); }
 template <class T>
+void softmax_backward_y_serial(const T* y, const T* g, T* dx, int64_t rows, int64_t C, bool log) {
+    Ew<T>::softmax_backward_y(y, g, dx, rows, C, log);
+}
+template <class T>
 double ew_loss_serial(int which, const EwLossArgs<T>& a, int64_t b, int64_t e) { return Ew<T>::loss(which, a, b, e); }
 template <class T>
 double sum_serial(const T* x, int64_t b, int64_t e) { return Ew<T>::sum(x, b, e); }
@@ -641,6 +690,7 @@ const EltwiseTable eltwise_table = {
     &act_forward_serial<float>,  &act_forward_serial<double>,
     &act_backward_serial<float>, &act_backward_serial<double>,
     &act_backward_y_serial<float>, &act_backward_y_serial<double>,
+    &softmax_backward_y_serial<float>, &softmax_backward_y_serial<double>,
     &ew_loss_serial<float>,      &ew_loss_serial<double>,
     &sum_serial<float>,          &sum_serial<double>,
 };

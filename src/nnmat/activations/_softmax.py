@@ -73,6 +73,33 @@ def _backward(fn: str, kernel: str, x: Any, grad_output: Any, axis: Any, extra: 
     return dx
 
 
+def _backward_from_output(fn: str, x: Any, grad_output: Any, axis: Any, output: Any, log: bool):
+    """VJP from the forward result (what torch's autograd saves): no exp of x to redo.
+    softmax: y (g - <g, y>); log_softmax: g - exp(y) sum(g), along ``axis``."""
+    a = asarray(fn, "x", x)
+    g = asarray(fn, "grad_output", grad_output)
+    y = asarray(fn, "output", output)
+    if g.shape != a.shape:
+        raise ValueError(f"{fn}.backward: grad_output shape {g.shape} must equal x shape {a.shape}")
+    if y.shape != a.shape:
+        raise ValueError(f"{fn}.backward: output shape {y.shape} must equal x shape {a.shape}")
+    dt = float_dtype(fn, a, g, y)
+    outer, C, inner = _view(fn, a.shape, axis)
+    if a.size == 0:
+        return np.zeros(a.shape, dt)
+    if inner == 1:
+        dx = np.empty(a.shape, dtype=dt)
+        _kernel("softmax_backward_y", dt)(as_contiguous(y, dt), as_contiguous(g, dt), dx, C, log)
+        return dx
+    # another axis: rows made contiguous (one copy each), the result moved back
+    ax = int(axis) % a.ndim
+    yl = np.ascontiguousarray(np.moveaxis(y, ax, -1), dtype=dt)
+    gl = np.ascontiguousarray(np.moveaxis(g, ax, -1), dtype=dt)
+    dl = np.empty(yl.shape, dtype=dt)
+    _kernel("softmax_backward_y", dt)(yl, gl, dl, C, log)
+    return np.ascontiguousarray(np.moveaxis(dl, -1, ax))
+
+
 def _softmax_forward(x: Any, axis: int = -1, out: Optional[np.ndarray] = None) -> np.ndarray:
     """softmax along ``axis``: ``exp(x - max) / sum(exp(x - max))`` (torch ``F.softmax(x, dim)``).
 
@@ -80,8 +107,13 @@ def _softmax_forward(x: Any, axis: int = -1, out: Optional[np.ndarray] = None) -
     return _forward("softmax", "softmax", x, axis, out, (False,))
 
 
-def _softmax_backward(x: Any, grad_output: Any, axis: int = -1) -> np.ndarray:
-    """VJP of softmax at x: ``s * (g - sum(g * s))`` along ``axis``."""
+def _softmax_backward(x: Any, grad_output: Any, axis: int = -1, *, output: Any = None) -> np.ndarray:
+    """VJP of softmax at x: ``s * (g - sum(g * s))`` along ``axis``.
+
+    ``output`` (optional): softmax(x) from the forward pass; when given, s is read
+    from it instead of being recomputed (torch's autograd does the same)."""
+    if output is not None:
+        return _backward_from_output("softmax", x, grad_output, axis, output, False)
     return _backward("softmax", "softmax_backward", x, grad_output, axis, (False,))
 
 
@@ -90,8 +122,13 @@ def _log_softmax_forward(x: Any, axis: int = -1, out: Optional[np.ndarray] = Non
     return _forward("log_softmax", "softmax", x, axis, out, (True,))
 
 
-def _log_softmax_backward(x: Any, grad_output: Any, axis: int = -1) -> np.ndarray:
-    """VJP of log_softmax at x: ``g - softmax(x) * sum(g)`` along ``axis``."""
+def _log_softmax_backward(x: Any, grad_output: Any, axis: int = -1, *, output: Any = None) -> np.ndarray:
+    """VJP of log_softmax at x: ``g - softmax(x) * sum(g)`` along ``axis``.
+
+    ``output`` (optional): log_softmax(x) from the forward pass; softmax(x) is then
+    exp(output) instead of a recomputation."""
+    if output is not None:
+        return _backward_from_output("log_softmax", x, grad_output, axis, output, True)
     return _backward("log_softmax", "softmax_backward", x, grad_output, axis, (True,))
 
 
