@@ -36,6 +36,49 @@ inline double ordered_sum(const std::vector<double>& v) {
 inline double sign(double v) { return v > 0 ? 1.0 : (v < 0 ? -1.0 : v); }   // NaN stays NaN
 inline double relu_keep_nan(double z) { return z <= 0 ? 0.0 : z; }            // relu(NaN) = NaN
 
+// pytorch-metric-learning's contrastive pair terms for one anchor row: positive
+// relu(d - pos_margin), negative relu(neg_margin - d), with the number of
+// non-zero terms of each kind (AvgNonZeroReducer).
+struct PairRow {
+    double ps = 0.0, ns = 0.0;
+    int64_t pc = 0, nc = 0;
+    void add(double dij, bool same_label, double pos_margin, double neg_margin) {
+        if (same_label) {
+            const double l = relu_keep_nan(dij - pos_margin);
+            ps += l;
+            pc += l > 0;
+        } else {
+            const double l = relu_keep_nan(neg_margin - dij);
+            ns += l;
+            nc += l > 0;
+        }
+    }
+};
+
+// Every row's PairRow, reduced in row order (independent of the thread count).
+struct PairRows {
+    std::vector<double> psum, nsum;
+    std::vector<int64_t> pcnt, ncnt;
+    explicit PairRows(int64_t b)
+        : psum(std::size_t(b), 0.0), nsum(std::size_t(b), 0.0), pcnt(std::size_t(b), 0), ncnt(std::size_t(b), 0) {}
+    void store(int64_t i, const PairRow& r) {
+        psum[std::size_t(i)] = r.ps;
+        nsum[std::size_t(i)] = r.ns;
+        pcnt[std::size_t(i)] = r.pc;
+        ncnt[std::size_t(i)] = r.nc;
+    }
+    // Loss = mean of the non-zero positive terms + mean of the non-zero negative ones
+    // (0 when there are none; NaN stays NaN). wp, wn: d loss / d term of each kind.
+    double reduce(double& wp, double& wn) const {
+        int64_t pc = 0, nc = 0;
+        for (std::size_t i = 0; i < pcnt.size(); ++i) { pc += pcnt[i]; nc += ncnt[i]; }
+        const double ps = ordered_sum(psum), ns = ordered_sum(nsum);
+        wp = pc > 0 ? 1.0 / double(pc) : 0.0;
+        wn = nc > 0 ? -1.0 / double(nc) : 0.0;
+        return (pc > 0 ? ps / double(pc) : ps * 0.0) + (nc > 0 ? ns / double(nc) : ns * 0.0);
+    }
+};
+
 // sum_k f(k)^2 over 8 interleaved double partials (a fixed order; the loop vectorises, where a
 // single running sum is bound by the latency of the additions).
 template <class F>
@@ -338,45 +381,27 @@ double batch_contrastive_gemm(int64_t b, int64_t d, const T* x, const int64_t* l
         *close = s < tau * n2;   // NaN: false
         return *close ? sqdist_direct(U.data() + i * d, U.data() + j * d, d) : s;
     };
-    std::vector<double> psum(std::size_t(b), 0.0), nsum(std::size_t(b), 0.0);
-    std::vector<int64_t> pcnt(std::size_t(b), 0), ncnt(std::size_t(b), 0);
+    PairRows rows(b);
     const int64_t grain = row_grain(b * 8);
     parallel_for(b, grain, max_threads, [&](int64_t r0, int64_t r1) {
         for (int64_t i = r0; i < r1; ++i) {
             const T* Gi = G.data() + i * b;
-            const int64_t li = labels[i];
-            double ps = 0.0, ns = 0.0;
-            int64_t pc = 0, nc = 0;
+            PairRow row;
             for (int64_t j = 0; j < b; ++j) {
                 if (j == i) continue;
                 bool close;
-                const double dij = std::sqrt(sqdist(i, j, double(Gi[j]), &close));
-                if (labels[j] == li) {
-                    const double l = relu_keep_nan(dij - pos_margin);
-                    ps += l;
-                    pc += l > 0;
-                } else {
-                    const double l = relu_keep_nan(neg_margin - dij);
-                    ns += l;
-                    nc += l > 0;
-                }
+                row.add(std::sqrt(sqdist(i, j, double(Gi[j]), &close)), labels[j] == labels[i], pos_margin,
+                        neg_margin);
             }
-            psum[std::size_t(i)] = ps;
-            nsum[std::size_t(i)] = ns;
-            pcnt[std::size_t(i)] = pc;
-            ncnt[std::size_t(i)] = nc;
+            rows.store(i, row);
         }
     });
-    int64_t pc = 0, nc = 0;
-    for (int64_t i = 0; i < b; ++i) { pc += pcnt[std::size_t(i)]; nc += ncnt[std::size_t(i)]; }
-    const double ps = ordered_sum(psum), ns = ordered_sum(nsum);
-    const double pos = pc > 0 ? ps / double(pc) : ps * 0.0;
-    const double neg = nc > 0 ? ns / double(nc) : ns * 0.0;
-    if (!grad) return pos + neg;
+    double wp, wn;
+    const double value = rows.reduce(wp, wn);
+    if (!grad) return value;
     // dL/du_i = sum_j c_ij (u_i - u_j), c_ij = 2 w_ij / d_ij = r_i u_i - (C U)_i with r_i = sum_j c_ij.
     // Row i of G becomes row i of C (each row reads only itself from here on); close pairs are
     // added directly into acc (double) and left out of C.
-    const double wp = pc > 0 ? 1.0 / double(pc) : 0.0, wn = nc > 0 ? -1.0 / double(nc) : 0.0;
     std::vector<double> r(std::size_t(b), 0.0), acc(std::size_t(b * d), 0.0);
     parallel_for(b, grain, max_threads, [&](int64_t r0, int64_t r1) {
         for (int64_t i = r0; i < r1; ++i) {
@@ -423,7 +448,7 @@ double batch_contrastive_gemm(int64_t b, int64_t d, const T* x, const int64_t* l
             for (int64_t k = 0; k < d; ++k) gi[k] = T(gscale * du[std::size_t(k)]);
         }
     });
-    return pos + neg;
+    return value;
 }
 
 }  // namespace
@@ -440,14 +465,12 @@ double batch_contrastive_loss(int64_t b, int64_t d, const T* x, const int64_t* l
     normalize_rows(b, d, x, normalize, u, den, max_threads);
     // Pass 1: every ordered pair; per-row sums and counts of the non-zero terms; distances kept.
     std::vector<double> dist(grad ? std::size_t(b * b) : 0);
-    std::vector<double> psum(std::size_t(b), 0.0), nsum(std::size_t(b), 0.0);
-    std::vector<int64_t> pcnt(std::size_t(b), 0), ncnt(std::size_t(b), 0);
+    PairRows rows(b);
     const int64_t grain = row_grain(b * d);
     parallel_for(b, grain, max_threads, [&](int64_t r0, int64_t r1) {
         for (int64_t i = r0; i < r1; ++i) {
             const double* ui = u.data() + i * d;
-            double ps = 0.0, ns = 0.0;
-            int64_t pc = 0, nc = 0;
+            PairRow row;
             for (int64_t j = 0; j < b; ++j) {
                 if (j == i) continue;
                 const double* uj = u.data() + j * d;
@@ -458,31 +481,15 @@ double batch_contrastive_loss(int64_t b, int64_t d, const T* x, const int64_t* l
                 }
                 const double dij = std::sqrt(s);
                 if (grad) dist[std::size_t(i * b + j)] = dij;
-                if (labels[i] == labels[j]) {
-                    const double l = relu_keep_nan(dij - pos_margin);
-                    ps += l;
-                    pc += l > 0;
-                } else {
-                    const double l = relu_keep_nan(neg_margin - dij);
-                    ns += l;
-                    nc += l > 0;
-                }
+                row.add(dij, labels[i] == labels[j], pos_margin, neg_margin);
             }
-            psum[std::size_t(i)] = ps;
-            nsum[std::size_t(i)] = ns;
-            pcnt[std::size_t(i)] = pc;
-            ncnt[std::size_t(i)] = nc;
+            rows.store(i, row);
         }
     });
-    int64_t pc = 0, nc = 0;
-    for (int64_t i = 0; i < b; ++i) { pc += pcnt[std::size_t(i)]; nc += ncnt[std::size_t(i)]; }
-    const double ps = ordered_sum(psum), ns = ordered_sum(nsum);
-    // AvgNonZeroReducer: sum / (number of terms > 0), 0 when none (NaN stays NaN).
-    const double pos = pc > 0 ? ps / double(pc) : ps * 0.0;
-    const double neg = nc > 0 ? ns / double(nc) : ns * 0.0;
-    if (!grad) return pos + neg;
+    double wp, wn;
+    const double value = rows.reduce(wp, wn);
+    if (!grad) return value;
     // Pass 2: dL/du_i = sum_j 2 w_ij (u_i - u_j) / d_ij (both orders of a pair carry w_ij).
-    const double wp = pc > 0 ? 1.0 / double(pc) : 0.0, wn = nc > 0 ? -1.0 / double(nc) : 0.0;
     parallel_for(b, grain, max_threads, [&](int64_t r0, int64_t r1) {
         std::vector<double> du(static_cast<std::size_t>(d));
         for (int64_t i = r0; i < r1; ++i) {
@@ -505,7 +512,7 @@ double batch_contrastive_loss(int64_t b, int64_t d, const T* x, const int64_t* l
             for (int64_t k = 0; k < d; ++k) gi[k] = T(gscale * du[std::size_t(k)]);
         }
     });
-    return pos + neg;
+    return value;
 }
 
 // ================================================================================================
