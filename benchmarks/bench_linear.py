@@ -21,7 +21,7 @@ from typing import Any, Dict, List
 import numpy as np
 
 from common import FamilyResult, Options, fmt_num, md_table
-from elementwise import Case, Variant, measure, progress_printer, rel_check
+from elementwise import Case, Variant, measure, progress_printer, quick_dtypes, rel_check
 
 NAME = "linear"
 SHAPES = [(256, 784, 256), (64, 784, 128), (4096, 1024, 1024)]
@@ -71,7 +71,7 @@ def run(opts: Options, env: Dict[str, Any]) -> FamilyResult:
     shapes = [SHAPES[0]] if opts.quick else SHAPES
     acts = [a for a in (["relu", "gelu"] if opts.quick else ACTS) if opts.wants(a)]
     records: List[Dict[str, Any]] = []
-    for dtype in opts.dtypes:
+    for dtype in quick_dtypes(opts):
         for threads in opts.threads:
             for shape in shapes:
                 for act in acts:

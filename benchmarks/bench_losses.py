@@ -24,13 +24,13 @@ from typing import Any, Callable, Dict, List, Optional, Tuple
 import numpy as np
 
 from common import FamilyResult, Options
-from elementwise import Case, Variant, copy_bandwidth, measure, no_grad, progress_printer, rel_check, table
+from elementwise import Case, Variant, copy_bandwidth, measure, no_grad, progress_printer, quick_dtypes, rel_check, table
 
 NAME = "losses"
 
 ELEMENTWISE = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy",
                "binary_cross_entropy_with_logits", "sigmoid_focal_loss", "log_cosh_loss", "hinge_loss"]
-QUICK_ELEMENTWISE = ["mse_loss", "l1_loss", "huber_loss", "binary_cross_entropy_with_logits", "sigmoid_focal_loss"]
+QUICK_ELEMENTWISE = ["mse_loss", "binary_cross_entropy_with_logits", "sigmoid_focal_loss"]
 CLASSES = ["cross_entropy", "nll_loss"]
 
 
@@ -317,7 +317,7 @@ def run(opts: Options, env: Dict[str, Any]) -> FamilyResult:
     class_shapes = [(4096, 1000)] if opts.quick else [(4096, 1000), (256, 32000)]
     records: List[Dict[str, Any]] = []
     copies: Dict[Tuple[str, int], Dict[int, float]] = {}
-    for dtype in opts.dtypes:
+    for dtype in quick_dtypes(opts):
         item = np.dtype(dtype).itemsize
         for threads in opts.threads:
             progress(f"copy bandwidth, {threads} thr")

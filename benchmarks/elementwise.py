@@ -192,6 +192,14 @@ def no_grad():
         yield
 
 
+def quick_dtypes(opts: Options) -> List[str]:
+    """The dtypes an element-wise family measures: float32 only in quick mode (the
+    targets are stated in float32; --full measures every requested dtype)."""
+    if opts.quick and "float32" in opts.dtypes:
+        return ["float32"]
+    return list(opts.dtypes)
+
+
 def progress_printer(family: str) -> Callable[[str], None]:
     def progress(msg: str) -> None:
         print(f"[{family}] {msg}", file=sys.stderr, flush=True)
