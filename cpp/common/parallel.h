@@ -3,6 +3,9 @@
 //
 // * parallel_for splits [0, n) into one contiguous range per thread (boundaries
 //   rounded to 64 elements); below `grain` elements per thread it runs serially.
+// * An exception thrown by fn on a worker thread (std::bad_alloc from a
+//   workspace) is caught there and rethrown on the calling thread after the
+//   parallel region: it never escapes an OpenMP region (that would terminate).
 // * blocked_sum sums per-block partials over FIXED blocks of kReduceBlock
 //   elements (independent of the thread count), then adds the partials in
 //   block order in double: the result is bitwise identical for any number of
@@ -10,6 +13,7 @@
 #pragma once
 #include <algorithm>
 #include <cstdint>
+#include <exception>
 #include <vector>
 
 #include "common/threading.h"
@@ -31,6 +35,23 @@ inline int threads_for_elements(int64_t n, int64_t grain, int max_threads) {
 #endif
 }
 
+// Runs body(t) for t in [0, nt) on nt OpenMP threads; the first exception a
+// body throws is rethrown here, after the region.
+template <class B>
+void run_team(int nt, B&& body) {
+    std::exception_ptr error = nullptr;
+#pragma omp parallel for num_threads(nt) schedule(static, 1)
+    for (int t = 0; t < nt; ++t) {
+        try {
+            body(t);
+        } catch (...) {
+#pragma omp critical(nnmat_parallel_error)
+            if (!error) error = std::current_exception();
+        }
+    }
+    if (error) std::rethrow_exception(error);
+}
+
 // fn(begin, end) over contiguous ranges covering [0, n).
 template <class F>
 void parallel_for(int64_t n, int64_t grain, int max_threads, F&& fn) {
@@ -38,11 +59,10 @@ void parallel_for(int64_t n, int64_t grain, int max_threads, F&& fn) {
     const int nt = threads_for_elements(n, grain, max_threads);
     if (nt <= 1) { fn(int64_t(0), n); return; }
     auto bound = [&](int t) { return t == nt ? n : std::min(n, (n * t / nt + 63) / 64 * 64); };
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-    for (int t = 0; t < nt; ++t) {
+    run_team(nt, [&](int t) {
         const int64_t b = bound(t), e = bound(t + 1);
         if (b < e) fn(b, e);
-    }
+    });
 }
 
 // Sums block_fn(begin, end) -> double over the fixed blocks of [0, n).
@@ -58,12 +78,8 @@ double blocked_sum(int64_t n, int64_t grain, int max_threads, F&& block_fn) {
         for (int64_t b = b0; b < b1; ++b)
             part[std::size_t(b)] = block_fn(b * kReduceBlock, std::min(n, (b + 1) * kReduceBlock));
     };
-    if (nt <= 1) {
-        run(0, nb);
-    } else {
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-        for (int t = 0; t < nt; ++t) run(nb * t / nt, nb * (t + 1) / nt);
-    }
+    if (nt <= 1) run(0, nb);
+    else run_team(nt, [&](int t) { run(nb * t / nt, nb * (t + 1) / nt); });
     // Pairwise over the partials: fixed order, error growing with log(nb).
     int64_t m = nb;
     while (m > 1) {

@@ -19,11 +19,10 @@ template <class F>
 void split_run(int64_t n, int nt, F&& fn) {
     if (n <= 0) return;
     if (nt <= 1) { fn(int64_t(0), n); return; }
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-    for (int t = 0; t < nt; ++t) {
+    run_team(nt, [&](int t) {
         const int64_t b = n * t / nt, e = n * (t + 1) / nt;
         if (b < e) fn(b, e);
-    }
+    });
 }
 
 // ---------------------------------------------------------------------------

@@ -43,12 +43,8 @@ double gradient_penalty_forward_backward(const T* g, int64_t B, int64_t D, doubl
                 ss[std::size_t(i)] = blocked_sum(D, kGrainCheap, 1, [&](int64_t b, int64_t e) { return sum_squares(gi, b, e); });
             }
         };
-        if (nt <= 1) {
-            rows(0, B);
-        } else {
-#pragma omp parallel for num_threads(nt) schedule(static, 1)
-            for (int t = 0; t < nt; ++t) rows(B * t / nt, B * (t + 1) / nt);
-        }
+        if (nt <= 1) rows(0, B);
+        else run_team(nt, [&](int t) { rows(B * t / nt, B * (t + 1) / nt); });
     } else {
         for (int64_t i = 0; i < B; ++i) {
             const T* gi = g + i * D;
