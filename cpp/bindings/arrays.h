@@ -43,4 +43,24 @@ ArrayView<T> view_of(const py::array& arr, const char* name, bool writeable = fa
     return v;
 }
 
+// Data pointer of a C-contiguous T array (any shape) that a kernel reads as a flat
+// buffer: exactly n elements (n < 0: any number), writeable when asked. None gives
+// null when `optional`, a TypeError otherwise. Messages name "<fn>: <name>".
+template <class T>
+T* contiguous_data(const py::object& obj, const char* fn, const char* name, int64_t n = -1,
+                   bool writeable = false, bool optional = false) {
+    const std::string what = (fn && *fn ? std::string(fn) + ": " : std::string()) + name;
+    if (obj.is_none()) {
+        if (optional) return nullptr;
+        throw py::type_error(what + " must not be None");
+    }
+    const py::array arr = obj.cast<py::array>();
+    const ArrayView<T> v = view_of<T>(arr, what.c_str(), writeable);
+    if (!(arr.flags() & py::array::c_style)) throw py::value_error(what + " must be C-contiguous");
+    if (n >= 0 && int64_t(arr.size()) != n)
+        throw py::value_error(what + " has " + std::to_string(arr.size()) + " elements, expected " +
+                              std::to_string(n));
+    return v.data;
+}
+
 }  // namespace nnmat

@@ -17,14 +17,6 @@
 namespace nnmat {
 namespace {
 
-template <class T>
-const T* contiguous_data(const py::array& a, const char* name) {
-    const ArrayView<T> v = view_of<T>(a, name);
-    if (!(a.flags() & py::array::c_style))
-        throw py::value_error(std::string(name) + ": expected a C-contiguous array");
-    return v.data;
-}
-
 // (kind, boxes1 (n,4), boxes2 (n,4), eps, want_loss, want_grad, grad_output (n,) or None, gscale)
 //   -> (sum of per-box losses, per-box losses or None, grad (n,4) or None, bad1, bad2)
 template <class T>
@@ -36,8 +28,8 @@ py::tuple box_loss_py(int kind, const py::array& b1_, const py::array& b2_, doub
         throw py::value_error("boxes2: expected the shape of boxes1");
     BoxLossArgs<T> a;
     a.n = b1_.shape(0);
-    a.b1 = contiguous_data<T>(b1_, "boxes1");
-    a.b2 = contiguous_data<T>(b2_, "boxes2");
+    a.b1 = contiguous_data<T>(b1_, "box loss", "boxes1");
+    a.b2 = contiguous_data<T>(b2_, "box loss", "boxes2");
     a.eps = eps;
     a.gscale = gscale;
     py::object loss = py::none(), grad = py::none();
@@ -53,7 +45,7 @@ py::tuple box_loss_py(int kind, const py::array& b1_, const py::array& b2_, doub
         if (!gout_.is_none()) {
             const py::array go = gout_.cast<py::array>();
             if (go.ndim() != 1 || go.shape(0) != a.n) throw py::value_error("grad_output: expected shape (n,)");
-            a.gout = contiguous_data<T>(go, "grad_output");
+            a.gout = contiguous_data<T>(go, "box loss", "grad_output");
         }
     }
     const int nt = get_num_threads();

@@ -19,13 +19,11 @@ namespace {
 
 template <class T>
 const T* c_data(const py::array& a, const char* fn, const char* name, const std::vector<int64_t>& shape) {
-    const ArrayView<T> v = view_of<T>(a, name);
-    if (!(a.flags() & py::array::c_style))
-        throw py::value_error(std::string(fn) + ": " + name + " must be C-contiguous");
-    bool ok = int64_t(v.ndim) == int64_t(shape.size());
-    for (int i = 0; ok && i < v.ndim; ++i) ok = v.shape[i] == shape[std::size_t(i)];
+    const T* data = contiguous_data<T>(a, fn, name);
+    bool ok = int64_t(a.ndim()) == int64_t(shape.size());
+    for (int i = 0; ok && i < int(a.ndim()); ++i) ok = int64_t(a.shape(i)) == shape[std::size_t(i)];
     if (!ok) throw py::value_error(std::string(fn) + ": " + name + " has the wrong shape");
-    return v.data;
+    return data;
 }
 
 // p, y: (M, K) -> (sum of row losses, per-row values (M,) | None, grad (M, K) | None)

@@ -16,26 +16,6 @@
 namespace nnmat {
 namespace {
 
-// A C-contiguous array of T with n elements (any shape), or null for None.
-template <class T>
-T* contiguous(const py::object& o, const char* name, int64_t n, bool writeable, bool optional = true) {
-    if (o.is_none()) {
-        if (!optional) throw py::value_error(std::string(name) + ": must not be None");
-        return nullptr;
-    }
-    const py::array arr = o.cast<py::array>();
-    if (!py::isinstance<py::array_t<T>>(arr))
-        throw py::type_error(std::string(name) + ": expected a " + dtype_name<T>() + " array, got dtype " +
-                             std::string(py::str(arr.dtype())));
-    if (!(arr.flags() & py::array::c_style))
-        throw py::value_error(std::string(name) + ": must be C-contiguous");
-    if (writeable && !arr.writeable()) throw py::value_error(std::string(name) + ": output array is read-only");
-    if (n >= 0 && arr.size() != n)
-        throw py::value_error(std::string(name) + ": has " + std::to_string(arr.size()) + " elements, expected " +
-                              std::to_string(n));
-    return static_cast<T*>(const_cast<void*>(arr.data()));
-}
-
 void check_act(int act) {
     if (act < 0 || act >= int(Act::count)) throw py::value_error("unknown activation id " + std::to_string(act));
 }
@@ -44,8 +24,8 @@ template <class T>
 void act_forward_py(int act, const py::array& x_, const py::array& y_, double p0, double p1) {
     check_act(act);
     const int64_t n = int64_t(x_.size());
-    const T* x = contiguous<T>(x_, "x", n, false, false);
-    T* y = contiguous<T>(y_, "out", n, true, false);
+    const T* x = contiguous_data<T>(x_, "", "x", n);
+    T* y = contiguous_data<T>(y_, "", "out", n, true);
     ActParams p;
     p.p0 = p0;
     p.p1 = p1;
@@ -59,9 +39,9 @@ void act_backward_py(int act, const py::array& x_, const py::array& g_, const py
                      double p1) {
     check_act(act);
     const int64_t n = int64_t(x_.size());
-    const T* x = contiguous<T>(x_, "x", n, false, false);
-    const T* g = contiguous<T>(g_, "grad_output", n, false, false);
-    T* dx = contiguous<T>(dx_, "out", n, true, false);
+    const T* x = contiguous_data<T>(x_, "", "x", n);
+    const T* g = contiguous_data<T>(g_, "", "grad_output", n);
+    T* dx = contiguous_data<T>(dx_, "", "out", n, true);
     ActParams p;
     p.p0 = p0;
     p.p1 = p1;
@@ -76,9 +56,9 @@ void act_backward_y_py(int act, const py::array& y_, const py::array& g_, const 
     if (!act_backward_y_supported(Act(act)))
         throw py::value_error("backward from the output is available for sigmoid and tanh only");
     const int64_t n = int64_t(y_.size());
-    const T* y = contiguous<T>(y_, "output", n, false, false);
-    const T* g = contiguous<T>(g_, "grad_output", n, false, false);
-    T* dx = contiguous<T>(dx_, "out", n, true, false);
+    const T* y = contiguous_data<T>(y_, "", "output", n);
+    const T* g = contiguous_data<T>(g_, "", "grad_output", n);
+    T* dx = contiguous_data<T>(dx_, "", "out", n, true);
     const int nt = get_num_threads();
     py::gil_scoped_release nogil;
     act_backward_y<T>(Act(act), y, g, dx, n, nt);
@@ -89,9 +69,9 @@ template <class T>
 void softmax_backward_y_py(const py::array& y_, const py::array& g_, const py::array& dx_, int64_t C, bool log) {
     const int64_t n = int64_t(y_.size());
     if (C <= 0 || n % C != 0) throw py::value_error("softmax backward: bad row length");
-    const T* y = contiguous<T>(y_, "output", n, false, false);
-    const T* g = contiguous<T>(g_, "grad_output", n, false, false);
-    T* dx = contiguous<T>(dx_, "out", n, true, false);
+    const T* y = contiguous_data<T>(y_, "", "output", n);
+    const T* g = contiguous_data<T>(g_, "", "grad_output", n);
+    T* dx = contiguous_data<T>(dx_, "", "out", n, true);
     const int nt = get_num_threads();
     py::gil_scoped_release nogil;
     softmax_backward_y<T>(y, g, dx, n / C, C, log, nt);
@@ -105,15 +85,15 @@ py::tuple ew_loss_py(int which, const py::array& x_, const py::object& y_, const
     if (which < 0 || which >= int(EwLoss::count)) throw py::value_error("unknown loss id " + std::to_string(which));
     EwLossArgs<T> a;
     a.n = int64_t(x_.size());
-    a.x = contiguous<T>(x_, "input", a.n, false, false);
+    a.x = contiguous_data<T>(x_, "", "input", a.n);
     // target: an array of n elements, or a Python float used for every element
     if (py::isinstance<py::float_>(y_) || py::isinstance<py::int_>(y_)) a.y_const = y_.cast<double>();
-    else a.y = contiguous<T>(y_, "target", a.n, false, false);
-    a.w = contiguous<T>(w_, "weight", a.n, false);
-    a.pw = contiguous<T>(pw_, "pos_weight", a.n, false);
-    a.gout = contiguous<T>(gout_, "grad_output", a.n, false);
-    a.loss = contiguous<T>(loss_, "loss out", a.n, true);
-    a.grad = contiguous<T>(grad_, "grad out", a.n, true);
+    else a.y = contiguous_data<T>(y_, "", "target", a.n);
+    a.w = contiguous_data<T>(w_, "", "weight", a.n, false, true);
+    a.pw = contiguous_data<T>(pw_, "", "pos_weight", a.n, false, true);
+    a.gout = contiguous_data<T>(gout_, "", "grad_output", a.n, false, true);
+    a.loss = contiguous_data<T>(loss_, "", "loss out", a.n, true, true);
+    a.grad = contiguous_data<T>(grad_, "", "grad out", a.n, true, true);
     a.gscale = gscale;
     a.p0 = p0;
     a.p1 = p1;
@@ -132,7 +112,7 @@ py::tuple ew_loss_py(int which, const py::array& x_, const py::object& y_, const
 template <class T>
 double sum_py(const py::array& x_) {
     const int64_t n = int64_t(x_.size());
-    const T* x = contiguous<T>(x_, "x", n, false, false);
+    const T* x = contiguous_data<T>(x_, "", "x", n);
     const int nt = get_num_threads();
     py::gil_scoped_release nogil;
     return sum<T>(x, n, nt);

@@ -19,11 +19,9 @@ namespace {
 
 template <class T>
 const T* cdata(const py::array& a, const char* name, int ndim) {
-    const ArrayView<T> v = view_of<T>(a, name);
-    if (v.ndim != ndim) throw py::value_error(std::string(name) + ": expected " + std::to_string(ndim) + " dimensions");
-    if (!(a.flags() & py::array::c_style))
-        throw py::value_error(std::string(name) + ": expected a C-contiguous array");
-    return v.data;
+    const T* data = contiguous_data<T>(a, "", name);
+    if (a.ndim() != ndim) throw py::value_error(std::string(name) + ": expected " + std::to_string(ndim) + " dimensions");
+    return data;
 }
 
 const int64_t* label_data(const py::array& a, int64_t n) {

@@ -18,16 +18,6 @@ namespace nnmat {
 namespace {
 
 template <class T>
-const T* contiguous_data(const py::array& a, const char* fn, const char* name, int64_t expected_size) {
-    const ArrayView<T> v = view_of<T>(a, name);
-    if (!(a.flags() & py::array::c_style))
-        throw py::value_error(std::string(fn) + ": " + name + " must be C-contiguous");
-    if (int64_t(a.size()) != expected_size)
-        throw py::value_error(std::string(fn) + ": " + name + " has the wrong number of elements");
-    return v.data;
-}
-
-template <class T>
 py::array_t<T> new_like(const py::array& a) {
     std::vector<py::ssize_t> shape(a.shape(), a.shape() + a.ndim());
     return py::array_t<T>(shape);

@@ -20,24 +20,6 @@
 namespace nnmat {
 namespace {
 
-// Data pointer of a C-contiguous T array of exactly n elements (null for None when allowed).
-template <class T>
-T* contig(const py::object& obj, const char* fn, const char* name, int64_t n, bool writeable = false,
-          bool allow_none = false) {
-    if (obj.is_none()) {
-        if (allow_none) return nullptr;
-        throw py::type_error(std::string(fn) + ": " + name + " must not be None");
-    }
-    const py::array arr = obj.cast<py::array>();
-    const ArrayView<T> v = view_of<T>(arr, name, writeable);
-    if (!(arr.flags() & py::array::c_style))
-        throw py::value_error(std::string(fn) + ": " + name + " must be C-contiguous");
-    if (int64_t(arr.size()) != n)
-        throw py::value_error(std::string(fn) + ": " + name + " has " + std::to_string(arr.size()) +
-                              " elements, expected " + std::to_string(n));
-    return v.data;
-}
-
 const int64_t* contig_targets(const py::object& obj, const char* fn, int64_t n) {
     const py::array arr = obj.cast<py::array>();
     if (!py::isinstance<py::array_t<int64_t>>(arr))
@@ -87,8 +69,8 @@ double check_targets(const int64_t* y, int64_t n, int64_t C, int64_t ignore, con
 template <class T>
 void softmax_b(const py::array& x, const py::array& out, int64_t outer, int64_t C, int64_t inner, bool log) {
     const int64_t n = outer * C * inner;
-    const T* xp = contig<T>(x, "softmax", "x", n);
-    T* yp = contig<T>(out, "softmax", "out", n, true);
+    const T* xp = contiguous_data<T>(x, "softmax", "x", n);
+    T* yp = contiguous_data<T>(out, "softmax", "out", n, true);
     const int nt = get_num_threads();
     py::gil_scoped_release nogil;
     softmax_forward<T>(xp, yp, outer, C, inner, log, nt);
@@ -98,9 +80,9 @@ template <class T>
 void softmax_backward_b(const py::array& x, const py::array& g, const py::array& dx, int64_t outer, int64_t C,
                         int64_t inner, bool log) {
     const int64_t n = outer * C * inner;
-    const T* xp = contig<T>(x, "softmax.backward", "x", n);
-    const T* gp = contig<T>(g, "softmax.backward", "grad_output", n);
-    T* dp = contig<T>(dx, "softmax.backward", "out", n, true);
+    const T* xp = contiguous_data<T>(x, "softmax.backward", "x", n);
+    const T* gp = contiguous_data<T>(g, "softmax.backward", "grad_output", n);
+    T* dp = contiguous_data<T>(dx, "softmax.backward", "out", n, true);
     const int nt = get_num_threads();
     py::gil_scoped_release nogil;
     softmax_backward<T>(xp, gp, dp, outer, C, inner, log, nt);
@@ -109,8 +91,8 @@ void softmax_backward_b(const py::array& x, const py::array& g, const py::array&
 template <class T>
 void sparsemax_b(const py::array& x, const py::array& out, int64_t outer, int64_t C, int64_t inner) {
     const int64_t n = outer * C * inner;
-    const T* xp = contig<T>(x, "sparsemax", "x", n);
-    T* yp = contig<T>(out, "sparsemax", "out", n, true);
+    const T* xp = contiguous_data<T>(x, "sparsemax", "x", n);
+    T* yp = contiguous_data<T>(out, "sparsemax", "out", n, true);
     const int nt = get_num_threads();
     py::gil_scoped_release nogil;
     sparsemax_forward<T>(xp, yp, outer, C, inner, nt);
@@ -120,9 +102,9 @@ template <class T>
 void sparsemax_backward_b(const py::array& x, const py::array& g, const py::array& dx, int64_t outer, int64_t C,
                           int64_t inner) {
     const int64_t n = outer * C * inner;
-    const T* xp = contig<T>(x, "sparsemax.backward", "x", n);
-    const T* gp = contig<T>(g, "sparsemax.backward", "grad_output", n);
-    T* dp = contig<T>(dx, "sparsemax.backward", "out", n, true);
+    const T* xp = contiguous_data<T>(x, "sparsemax.backward", "x", n);
+    const T* gp = contiguous_data<T>(g, "sparsemax.backward", "grad_output", n);
+    T* dp = contiguous_data<T>(dx, "sparsemax.backward", "out", n, true);
     const int nt = get_num_threads();
     py::gil_scoped_release nogil;
     sparsemax_backward<T>(xp, gp, dp, outer, C, inner, nt);
@@ -141,9 +123,9 @@ py::tuple cross_entropy_b(const py::array& x, const py::object& target, const py
     const int64_t P = outer * inner, n = P * C;
     if (C <= 0 && P > 0) throw py::value_error("cross_entropy: input has no classes (C = 0)");
     CeRows<T> a;
-    a.x = contig<T>(x, fn, "input", n);
-    a.weight = contig<T>(weight, fn, "weight", C, false, true);
-    a.gout = contig<T>(gout, fn, "grad_output", P, false, true);
+    a.x = contiguous_data<T>(x, fn, "input", n);
+    a.weight = contiguous_data<T>(weight, fn, "weight", C, false, true);
+    a.gout = contiguous_data<T>(gout, fn, "grad_output", P, false, true);
     a.smoothing = smoothing;
     a.ignore_index = ignore_index;
     double W = double(C);
@@ -154,7 +136,7 @@ py::tuple cross_entropy_b(const py::array& x, const py::object& target, const py
     a.weight_sum = W;
     double D;
     if (!prob.is_none()) {
-        a.prob = contig<T>(prob, fn, "target", n);
+        a.prob = contiguous_data<T>(prob, fn, "target", n);
         D = double(P);
     } else {
         a.target = contig_targets(target, fn, P);
@@ -190,9 +172,9 @@ py::tuple nll_loss_b(const py::array& x, const py::object& target, const py::obj
     const char* fn = "nll_loss";
     const Red red = parse_red(reduction, fn);
     const int64_t P = outer * inner, n = P * C;
-    const T* xp = contig<T>(x, fn, "input", n);
-    const T* w = contig<T>(weight, fn, "weight", C, false, true);
-    const T* go = contig<T>(gout, fn, "grad_output", P, false, true);
+    const T* xp = contiguous_data<T>(x, fn, "input", n);
+    const T* w = contiguous_data<T>(weight, fn, "weight", C, false, true);
+    const T* go = contiguous_data<T>(gout, fn, "grad_output", P, false, true);
     const int64_t* y = contig_targets(target, fn, P);
     const double D = check_targets<T>(y, P, C, ignore_index, w, fn);
     const double gscale = gscalar / (red == Red::mean ? D : 1.0);
@@ -224,9 +206,9 @@ py::tuple kl_div_b(const py::array& x, const py::array& t, bool log_target, bool
                    bool want_value, bool want_grad, const py::object& gout, double gscalar) {
     const char* fn = "kl_div";
     const int64_t n = int64_t(x.size());
-    const T* xp = contig<T>(x, fn, "input", n);
-    const T* tp = contig<T>(t, fn, "target", n);
-    const T* go = contig<T>(gout, fn, "grad_output", n, false, true);
+    const T* xp = contiguous_data<T>(x, fn, "input", n);
+    const T* tp = contiguous_data<T>(t, fn, "target", n);
+    const T* go = contiguous_data<T>(gout, fn, "grad_output", n, false, true);
     py::object value = py::none(), grad = py::none();
     T* none_out = nullptr;
     T* gp = nullptr;
@@ -257,9 +239,9 @@ py::tuple row_loss_b(const py::array& x, const py::array& t, int64_t rows, int64
     const char* fn = KERAS ? "kl_divergence" : "sparsemax_loss";
     const Red red = parse_red(reduction, fn);
     const int64_t n = rows * C;
-    const T* xp = contig<T>(x, fn, "input", n);
-    const T* tp = contig<T>(t, fn, "target", n);
-    const T* go = contig<T>(gout, fn, "grad_output", rows, false, true);
+    const T* xp = contiguous_data<T>(x, fn, "input", n);
+    const T* tp = contiguous_data<T>(t, fn, "target", n);
+    const T* go = contiguous_data<T>(gout, fn, "grad_output", rows, false, true);
     const double gscale = gscalar / (red == Red::mean ? double(rows) : 1.0);
     py::array_t<double> loss;
     double* lp = nullptr;
