@@ -146,6 +146,17 @@ inline double pnorm_coef(double x, double dist, PNorm pk, double p, double cnt) 
 // ---- normalisation (torch.nn.functional.normalize, p = 2, eps = 1e-12) -----------------------
 
 // u = x / max(||x||, 1e-12) for each row (or u = x when !normalize); den[i] = the divisor.
+// The divisor of row x (d values) under pytorch-metric-learning's L2 normalisation:
+// max(|x|, eps) (NaN kept), or 1 without normalisation.
+template <class T>
+double row_normaliser(const T* x, int64_t d, bool normalize) {
+    if (!normalize) return 1.0;
+    double s = 0.0;
+    for (int64_t k = 0; k < d; ++k) s += double(x[k]) * double(x[k]);
+    const double n = std::sqrt(s);
+    return n >= kNormalizeEps ? n : (std::isnan(n) ? n : kNormalizeEps);
+}
+
 template <class T>
 void normalize_rows(int64_t b, int64_t d, const T* x, bool normalize, std::vector<double>& u,
                     std::vector<double>& den, int max_threads) {
@@ -155,13 +166,7 @@ void normalize_rows(int64_t b, int64_t d, const T* x, bool normalize, std::vecto
         for (int64_t i = r0; i < r1; ++i) {
             const T* xi = x + i * d;
             double* ui = u.data() + i * d;
-            double s = 0.0;
-            for (int64_t k = 0; k < d; ++k) s += double(xi[k]) * double(xi[k]);
-            double n = 1.0;
-            if (normalize) {
-                n = std::sqrt(s);
-                n = n >= kNormalizeEps ? n : (std::isnan(n) ? n : kNormalizeEps);
-            }
+            const double n = row_normaliser(xi, d, normalize);
             den[std::size_t(i)] = n;
             for (int64_t k = 0; k < d; ++k) ui[k] = double(xi[k]) / n;
         }
@@ -354,13 +359,7 @@ double batch_contrastive_gemm(int64_t b, int64_t d, const T* x, const int64_t* l
         for (int64_t i = r0; i < r1; ++i) {
             const T* xi = x + i * d;
             T* ui = U.data() + i * d;
-            double s = 0.0;
-            for (int64_t k = 0; k < d; ++k) s += double(xi[k]) * double(xi[k]);
-            double n = 1.0;
-            if (normalize) {
-                n = std::sqrt(s);
-                n = n >= kNormalizeEps ? n : (std::isnan(n) ? n : kNormalizeEps);
-            }
+            const double n = row_normaliser(xi, d, normalize);
             den[std::size_t(i)] = n;
             double q = 0.0;
             for (int64_t k = 0; k < d; ++k) {
