@@ -83,6 +83,16 @@ struct Ew {
         om = V::add(inv, inv);
     }
 
+    // elu / selu as  x > 0 ? pos x : neg expm1(x):  elu (pos 1, neg alpha),
+    // selu (pos lambda, neg lambda alpha) with the self-normalising constants.
+    static inline void elu_scales(int act, const ActParams& p, R& neg, R& pos) {
+        const bool selu = Act(act) == Act::selu;
+        const double lambda = 1.0507009873554804934193349852946;
+        const double alpha = selu ? 1.6732632423543772848170429916717 : p.p0;
+        neg = k(selu ? alpha * lambda : alpha);
+        pos = k(selu ? lambda : 1.0);
+    }
+
     static void forward(int act, const T* x, T* y, int64_t n, const ActParams& p) {
         const R zero = V::zero(), one = k(1);
         switch (Act(act)) {
@@ -100,10 +110,8 @@ struct Ew {
             case Act::elu:
             case Act::selu: {
                 // elu: x > 0 ? x : alpha expm1(x); selu: lambda * (the same with alpha_selu).
-                const bool selu = Act(act) == Act::selu;
-                const double lambda = 1.0507009873554804934193349852946;
-                const double alpha = selu ? 1.6732632423543772848170429916717 : p.p0;
-                const R neg = k(selu ? alpha * lambda : alpha), pos = k(selu ? lambda : 1.0);
+                R neg, pos;
+                elu_scales(act, p, neg, pos);
                 map1(x, y, n, [&](R v) {
                     return V::select(V::le(v, zero), V::mul(M::expm1(v), neg), V::mul(v, pos));
                 });
@@ -193,10 +201,8 @@ struct Ew {
             }
             case Act::elu:
             case Act::selu: {
-                const bool selu = Act(act) == Act::selu;
-                const double lambda = 1.0507009873554804934193349852946;
-                const double alpha = selu ? 1.6732632423543772848170429916717 : p.p0;
-                const R neg = k(selu ? alpha * lambda : alpha), pos = k(selu ? lambda : 1.0);
+                R neg, pos;
+                elu_scales(act, p, neg, pos);
                 map2(x, g, dx, n, [&](R v, R gv) {
                     return V::select(V::le(v, zero), V::mul(gv, V::mul(neg, M::exp(v))), V::mul(gv, pos));
                 });
