@@ -94,7 +94,7 @@ struct Ew {
     }
 
     static void forward(int act, const T* x, T* y, int64_t n, const ActParams& p) {
-        const R zero = V::zero(), one = k(1);
+        const R zero = V::zero();
         switch (Act(act)) {
             case Act::identity:
                 if (x != y) std::memmove(y, x, std::size_t(n) * sizeof(T));
@@ -169,7 +169,7 @@ struct Ew {
                 });
                 return;
             }
-            default: (void)one; return;
+            default: return;
         }
     }
 
@@ -312,8 +312,6 @@ struct Ew {
         return s;
     }
     static void softmax_backward_y(const T* y, const T* g, T* dx, int64_t rows, int64_t C, bool log) {
-        alignas(64) T ones[L];
-        for (int j = 0; j < L; ++j) ones[j] = T(1);
         for (int64_t r = 0; r < rows; ++r) {
             const T* yr = y + r * C;
             const T* gr = g + r * C;
@@ -322,7 +320,7 @@ struct Ew {
                 const R d = k(double(row_dot(gr, yr, C)));
                 map2(yr, gr, dr, C, [&](R yv, R gv) { return V::mul(yv, V::sub(gv, d)); });
             } else {
-                // sum(g): the dot product with ones, in the same fixed order
+                // sum(g) in a fixed order: one vector accumulator, lanes, then the tail
                 R s0 = V::zero();
                 int64_t c = 0;
                 for (; c + L <= C; c += L) s0 = V::add(s0, V::load(gr + c));
@@ -504,11 +502,8 @@ struct Ew {
         }
     };
 
-    template <class Op>
-    static inline bool check_domain(R) { return false; }
-
     template <class Op, bool VAL, bool GRAD>
-    static inline void step(const EwLossArgs<T>& a, int64_t i, R x, R y, R pw, R w, R go, const Prm& q,
+    static inline void step(int64_t i, R x, R y, R pw, R w, R go, const Prm& q,
                             R& acc, T* lout, T* gout_ptr, bool has_w, bool has_go, R gs) {
         R l, d;
         Op::template eval<VAL, GRAD>(x, y, pw, l, d, q);
@@ -525,7 +520,6 @@ struct Ew {
             if (has_go) d = V::mul(d, go);
             V::store(gout_ptr + i, d);
         }
-        (void)a;
     }
 
     // The common case (target array; no weight, pos_weight, upstream array or
@@ -580,15 +574,15 @@ struct Ew {
             const R x0 = V::load(a.x + i), x1 = V::load(a.x + i + L);
             const R y0 = at(a.y, i, yc), y1 = at(a.y, i + L, yc);
             if (kCheck) bad |= Bce::invalid(x0) | Bce::invalid(x1);
-            step<Op, VAL, GRAD>(a, i, x0, y0, has_pw ? V::load(a.pw + i) : one, at(a.w, i, one),
+            step<Op, VAL, GRAD>(i, x0, y0, has_pw ? V::load(a.pw + i) : one, at(a.w, i, one),
                                 at(a.gout, i, one), q, acc0, a.loss, a.grad, has_w, has_go, gs);
-            step<Op, VAL, GRAD>(a, i + L, x1, y1, has_pw ? V::load(a.pw + i + L) : one, at(a.w, i + L, one),
+            step<Op, VAL, GRAD>(i + L, x1, y1, has_pw ? V::load(a.pw + i + L) : one, at(a.w, i + L, one),
                                 at(a.gout, i + L, one), q, acc1, a.loss, a.grad, has_w, has_go, gs);
         }
         for (; i + L <= e; i += L) {
             const R x0 = V::load(a.x + i), y0 = at(a.y, i, yc);
             if (kCheck) bad |= Bce::invalid(x0);
-            step<Op, VAL, GRAD>(a, i, x0, y0, has_pw ? V::load(a.pw + i) : one, at(a.w, i, one),
+            step<Op, VAL, GRAD>(i, x0, y0, has_pw ? V::load(a.pw + i) : one, at(a.w, i, one),
                                 at(a.gout, i, one), q, acc0, a.loss, a.grad, has_w, has_go, gs);
         }
         acc0 = V::add(acc0, acc1);
@@ -607,7 +601,7 @@ struct Ew {
                 for (int64_t j = 0; j < r; ++j) bad |= !(bx[j] >= T(0) && bx[j] <= T(1)) && bx[j] == bx[j];
             }
             R acc = V::zero();
-            step<Op, VAL, GRAD>(a, 0, V::load(bx), V::load(by), V::load(bpw), V::load(bw), V::load(bgo), q, acc,
+            step<Op, VAL, GRAD>(0, V::load(bx), V::load(by), V::load(bpw), V::load(bw), V::load(bgo), q, acc,
                                 VAL ? bl : nullptr, bg, has_w, has_go, gs);
             if (VAL) {
                 for (int64_t j = 0; j < r; ++j) s += double(bl[j]);

@@ -92,7 +92,7 @@ struct Vec {
         mask t = ix - off;
         mask k = t >> mant_bits;                       // arithmetic shift
         e = __builtin_convertvector(k, reg);
-        mask mb = ix - (t & (itype(-1) << mant_bits));
+        mask mb = ix - (t & ~((itype(1) << mant_bits) - 1));   // t with the mantissa bits cleared
         reg m; std::memcpy(&m, &mb, 16);
         return m;
     }
