@@ -522,6 +522,20 @@ struct Ew {
         }
     }
 
+    // Sums: vector accumulators in T are drained into a double every kFlush
+    // steps, so a lane adds at most 2 kFlush values in T whatever the vector
+    // width (the generic path has 4 lanes, AVX-512 16): float32 sums keep about
+    // the same accuracy on every ISA, in a fixed order.
+    static constexpr int kFlush = 16;
+    static inline double drain(R& a0, R& a1) {
+        alignas(64) T lanes[L];
+        V::store(lanes, V::add(a0, a1));
+        double s = 0.0;
+        for (int j = 0; j < L; ++j) s += double(lanes[j]);
+        a0 = a1 = V::zero();
+        return s;
+    }
+
     // The common case (target array; no weight, pos_weight, upstream array or
     // per-element loss output): a tight loop over local restrict pointers, two
     // vectors per step. Same operations as loss_range, so the same results.
@@ -534,6 +548,8 @@ struct Ew {
         const R gs = k(a.gscale), one = k(1);
         constexpr bool kCheck = std::is_same<Op, Bce>::value;
         R acc0 = V::zero(), acc1 = V::zero();
+        double s = 0.0;
+        int steps = 0;
         int64_t i = b;
         for (; i + 2 * L <= e; i += 2 * L) {
             const R x0 = V::load(X + i), x1 = V::load(X + i + L);
@@ -545,18 +561,15 @@ struct Ew {
             if (VAL) {
                 acc0 = V::add(acc0, l0);
                 acc1 = V::add(acc1, l1);
+                if (++steps == kFlush) { s += drain(acc0, acc1); steps = 0; }
             }
             if (GRAD) {
                 V::store(G + i, V::mul(d0, gs));
                 V::store(G + i + L, V::mul(d1, gs));
             }
         }
+        s += drain(acc0, acc1);
         // the rest (one vector, then the tail) through the general loop
-        acc0 = V::add(acc0, acc1);
-        alignas(64) T lanes[L];
-        V::store(lanes, acc0);
-        double s = 0.0;
-        for (int j = 0; j < L; ++j) s += double(lanes[j]);
         if (i < e) s += loss_range<Op, VAL, GRAD>(a, i, e, q);
         return s;
     }
@@ -566,6 +579,8 @@ struct Ew {
         const bool has_w = a.w != nullptr, has_pw = a.pw != nullptr, has_go = a.gout != nullptr;
         const R gs = k(a.gscale), one = k(1), yc = k(a.y_const);
         R acc0 = V::zero(), acc1 = V::zero();
+        double s = 0.0;
+        int steps = 0;
         bool bad = false;
         constexpr bool kCheck = std::is_same<Op, Bce>::value;
         int64_t i = b;
@@ -578,6 +593,7 @@ struct Ew {
                                 at(a.gout, i, one), q, acc0, a.loss, a.grad, has_w, has_go, gs);
             step<Op, VAL, GRAD>(i + L, x1, y1, has_pw ? V::load(a.pw + i + L) : one, at(a.w, i + L, one),
                                 at(a.gout, i + L, one), q, acc1, a.loss, a.grad, has_w, has_go, gs);
+            if (VAL && ++steps == kFlush) { s += drain(acc0, acc1); steps = 0; }
         }
         for (; i + L <= e; i += L) {
             const R x0 = V::load(a.x + i), y0 = at(a.y, i, yc);
@@ -585,11 +601,7 @@ struct Ew {
             step<Op, VAL, GRAD>(i, x0, y0, has_pw ? V::load(a.pw + i) : one, at(a.w, i, one),
                                 at(a.gout, i, one), q, acc0, a.loss, a.grad, has_w, has_go, gs);
         }
-        acc0 = V::add(acc0, acc1);
-        alignas(64) T lanes[L];
-        V::store(lanes, acc0);
-        double s = 0.0;
-        for (int j = 0; j < L; ++j) s += double(lanes[j]);
+        s += drain(acc0, acc1);
         if (i < e) {
             // Tail through padded buffers; only the valid lanes are stored and summed.
             const int64_t r = e - i;
@@ -647,22 +659,22 @@ struct Ew {
         }
     }
 
-    // Sum of x[b:e] with 4 vector accumulators, lanes added in order.
+    // Sum of x[b:e] with 4 vector accumulators drained into a double every
+    // kFlush steps (see drain), lanes added in order.
     static double sum(const T* x, int64_t b, int64_t e) {
         R a0 = V::zero(), a1 = V::zero(), a2 = V::zero(), a3 = V::zero();
+        double s = 0.0;
+        int steps = 0;
         int64_t i = b;
         for (; i + 4 * L <= e; i += 4 * L) {
             a0 = V::add(a0, V::load(x + i));
             a1 = V::add(a1, V::load(x + i + L));
             a2 = V::add(a2, V::load(x + i + 2 * L));
             a3 = V::add(a3, V::load(x + i + 3 * L));
+            if (++steps == kFlush) { s += drain(a0, a1) + drain(a2, a3); steps = 0; }
         }
         for (; i + L <= e; i += L) a0 = V::add(a0, V::load(x + i));
-        a0 = V::add(V::add(a0, a1), V::add(a2, a3));
-        alignas(64) T lanes[L];
-        V::store(lanes, a0);
-        double s = 0.0;
-        for (int j = 0; j < L; ++j) s += double(lanes[j]);
+        s += drain(a0, a1) + drain(a2, a3);
         for (; i < e; ++i) s += double(x[i]);
         return s;
     }
