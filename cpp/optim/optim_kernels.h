@@ -13,7 +13,7 @@
 //          p = p + (-lr) * d
 //   Adam:  g = maximize ? -g : g;  g = g + wd * p  (Adam, L2) | p = p * (1 - lr * wd)  (AdamW)
 //          m = lerp(m, g, 1 - beta1)   (torch's lerp: m + w (g - m) for w < 0.5, else g - (g - m)(1 - w))
-//          v = beta2 * v + ((1 - beta2) * g) * g
+//          v = beta2 * v + ((1 - beta2) * g) * g   (torch's addcmul: one fma)
 //          vmax = max(vmax, v) (amsgrad; the denominator then uses vmax)
 //          denom = sqrt(v) / sqrt(1 - beta2^t) + eps
 //          p = p + ((-lr / (1 - beta1^t)) * m) / denom
@@ -106,7 +106,7 @@ struct OptimK {
         const R dm = V::sub(gv, mv);
         mv = SMALL ? V::fma(V::bcast(a.w1), dm, mv) : V::fnma(dm, V::bcast(a.one_minus_w1), gv);
         V::store(m, mv);
-        R vv = V::add(V::mul(V::load(v), V::bcast(a.beta2)), V::mul(V::mul(V::bcast(a.one_minus_beta2), gv), gv));
+        R vv = V::fma(V::mul(V::bcast(a.one_minus_beta2), gv), gv, V::mul(V::load(v), V::bcast(a.beta2)));
         V::store(v, vv);
         if constexpr (AMS) {
             vv = V::max(V::load(vmax), vv);   // a NaN v propagates (max returns its second operand)
