@@ -10,7 +10,7 @@ import pytest
 import nnmat
 from nnmat.nn import optim
 
-SIZES = [1, 7, 33, 1000]
+SIZES = [1, 7, 0, 33, 1000]
 STEPS = 21
 
 SGD_CONFIGS = [
@@ -370,3 +370,13 @@ def test_state_view_keeps_core_alive():
     del core
     assert v.shape == (2,) and not v.any()
     v[...] = 1.0
+
+
+@pytest.mark.parametrize("kind", ["SGD", "Adam", "AdamW"])
+def test_nan_gradient_propagates(isa, kind):
+    p = np.ones(19)
+    g = np.full(19, 0.5)
+    g[[0, 9, 18]] = np.nan
+    opt = getattr(optim, kind)([(p, g)], lr=0.1)
+    opt.step()
+    assert np.isnan(p[[0, 9, 18]]).all() and np.isfinite(np.delete(p, [0, 9, 18])).all()
