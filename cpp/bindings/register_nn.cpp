@@ -47,6 +47,7 @@ struct PyNetwork {
 
     // Training task (set_task): data, targets, loss and optimizer of fit().
     bool has_task = false;
+    bool has_loss = false;
     py::list task_keep;
     const T* X = nullptr;
     int64_t N = 0;
@@ -121,10 +122,12 @@ struct PyNetwork {
         task_keep.append(X_);
         spec = NetLossSpec<T>();
         targets = NetTargets<T>();
-        if (kind < 0 || kind > int(NetLoss::elementwise)) throw py::value_error("network: unknown loss kind");
-        spec.kind = NetLoss(kind);
+        if (kind < -1 || kind > int(NetLoss::elementwise)) throw py::value_error("network: unknown loss kind");
+        // kind -1: the loss is computed in Python (forward_batch / backward_update).
+        if (kind >= 0) spec.kind = NetLoss(kind);
         const int64_t C = net->out_features();
-        if (spec.kind == NetLoss::elementwise) {
+        if (kind < 0) {
+        } else if (spec.kind == NetLoss::elementwise) {
             if (ew < 0 || ew >= int(EwLoss::count)) throw py::value_error("network: unknown element-wise loss");
             spec.ew = EwLoss(ew);
             spec.p0 = p0;
@@ -158,6 +161,7 @@ struct PyNetwork {
             task_keep.append(glist);
         }
         has_task = true;
+        has_loss = kind >= 0;
     }
 
     static void update(void* ctx, int nt) {
@@ -179,6 +183,7 @@ struct PyNetwork {
     }
 
     py::tuple train_batch(const py::object& idx, int64_t start, int64_t count) {
+        if (!has_loss) throw py::value_error("network: the task has no C++ loss");
         const int64_t* p = batch_index(idx, start, count);
         const int nt = get_num_threads();
         StepResult r;

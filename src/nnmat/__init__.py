@@ -13,7 +13,7 @@ Threads: :func:`set_num_threads`, :func:`get_num_threads`, :func:`threads`
 (``OMP_NUM_THREADS`` is honoured). Instruction set: ``NNMAT_ISA=generic|avx2|avx512``
 forces a lower level. :func:`config` reports what is in use.
 """
-from . import _core, activations, losses
+from . import _core, activations, losses, nn
 from ._config import config, get_num_threads, set_num_threads, threads
 from ._matmul import gemm, linear, matmul
 
@@ -29,5 +29,6 @@ __all__ = [
     "threads",
     "activations",
     "losses",
+    "nn",
     "__version__",
 ]

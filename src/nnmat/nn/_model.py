@@ -386,14 +386,17 @@ class Sequential(Layer):
         opt = get_optimizer(optimizer if optimizer is not None else (self.optimizer or "adam"))
         if opt._core is None:
             opt.attach([self._flat], [self._flat_grad])
-        if opt.dtype != self._dtype:
-            raise TypeError(f"the optimizer works on {opt.dtype} parameters, the model is {self._dtype}")
+        ours = all(np.may_share_memory(p, self._flat) for p in opt._params) and \
+            all(np.may_share_memory(g, self._flat_grad) for g in opt._grads)
+        if not ours:
+            raise ValueError("the optimizer is attached to arrays that are not this model's parameters and "
+                             "gradients; create a new optimizer (or pass the model to it)")
         self.optimizer = opt
         return opt
 
     def _start_task(self, net, x2, loss_obj, y, sw, opt, who):
         native, yi, yv, yp = self._targets(loss_obj, y, x2.shape[0], who)
-        plist, glist = opt._segments()
+        plist, glist = list(opt._params), list(opt._grads)
         if native is None:
             net.set_task(x2, None, None, None, -1, 0, 0.0, 0.0, None, -100, 0.0, opt._core, plist, glist)
         else:
