@@ -332,6 +332,8 @@ def save_model(model: Any, path: Any, optimizer: Any = None) -> Any:
 
 def _read(path: Any) -> Tuple[Dict[str, Any], Dict[str, np.ndarray], Dict[str, np.ndarray]]:
     who = "load"
+    if isinstance(path, (str, os.PathLike)) and not os.path.exists(path) and os.path.exists(_npz_name(path)):
+        path = _npz_name(path)   # saved as 'name' -> written as 'name.npz'
     try:
         data = np.load(path, allow_pickle=False)
     except (ValueError, zipfile.BadZipFile, EOFError, pickle.UnpicklingError) as e:
@@ -367,6 +369,9 @@ def _read(path: Any) -> Tuple[Dict[str, Any], Dict[str, np.ndarray], Dict[str, n
 
 def load(path: Any, with_optimizer: bool = False):
     """Load a model written by ``Sequential.save`` / ``save_model``.
+
+    ``path``: a file name (``name`` also finds ``name.npz``, the file
+    ``save('name')`` writes) or a binary file object.
 
     Returns the Sequential, or ``(model, optimizer)`` with
     ``with_optimizer=True`` (``optimizer`` is None when none was saved; when
