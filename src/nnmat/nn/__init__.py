@@ -63,6 +63,8 @@ from ._losses import (
     get_loss,
 )
 from ._model import Sequential
+from ._io import load
+from ._gradcheck import check_gradients
 
 __all__ = [
     "optim", "Layer", "Dense", "Dropout", "Flatten", "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
@@ -72,4 +74,5 @@ __all__ = [
     "SigmoidFocalLoss", "HingeLoss", "SquaredHingeLoss", "CrossEntropyLoss", "NLLLoss", "KLDivLoss",
     "KLDivergence", "SparsemaxLoss", "DiceLoss", "SoftDiceLoss", "BatchContrastiveLoss", "CenterLoss",
     "AngularLoss", "TripletMarginLoss", "ContrastiveLoss", "IoULoss", "GIoULoss", "DIoULoss", "CIoULoss",
+    "load", "check_gradients",
 ]

@@ -615,6 +615,14 @@ class Sequential(Layer):
             print_fn(text)
         return text
 
+    def save(self, path: Any, optimizer: Any = None) -> Any:
+        """Save the model (and optionally ``optimizer``'s state) to one ``.npz``
+        file, without pickle; :func:`nnmat.nn.load` reads it back. See
+        :func:`nnmat.nn._io.save_model`."""
+        from . import _io
+
+        return _io.save_model(self, path, optimizer)
+
     def get_config(self) -> Dict[str, Any]:
         return {"dtype": self._dtype.name, "seed": self.seed}
 
