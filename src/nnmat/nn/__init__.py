@@ -10,6 +10,7 @@
 """
 from . import optim
 from ._callbacks import Callback, EarlyStopping, History
+from ._conv import PointwiseConv2d
 from ._layers import (
     ELU,
     GELU,
@@ -63,6 +64,7 @@ from ._losses import (
     get_loss,
 )
 from ._model import Sequential
+from ._perceptual import PerceptualLoss
 
 __all__ = [
     "optim", "Layer", "Dense", "Dropout", "Flatten", "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
@@ -72,4 +74,5 @@ __all__ = [
     "SigmoidFocalLoss", "HingeLoss", "SquaredHingeLoss", "CrossEntropyLoss", "NLLLoss", "KLDivLoss",
     "KLDivergence", "SparsemaxLoss", "DiceLoss", "SoftDiceLoss", "BatchContrastiveLoss", "CenterLoss",
     "AngularLoss", "TripletMarginLoss", "ContrastiveLoss", "IoULoss", "GIoULoss", "DIoULoss", "CIoULoss",
+    "PointwiseConv2d", "PerceptualLoss",
 ]
