@@ -44,6 +44,7 @@ from ._gan import (
     wasserstein_generator_loss,
 )
 from ._multiclass import cross_entropy, kl_div, kl_divergence, nll_loss, sparsemax_loss
+from ._perceptual import perceptual_loss
 
 __all__ = [
     "LossFunction",
@@ -54,6 +55,8 @@ __all__ = [
     "sigmoid_focal_loss", "dice_loss", "soft_dice_loss",
     # multi-class
     "cross_entropy", "nll_loss", "kl_div", "kl_divergence", "sparsemax_loss",
+    # autoencoder (mse_loss and binary_cross_entropy above)
+    "perceptual_loss",
     # GAN
     "gan_discriminator_loss", "gan_generator_loss", "wasserstein_critic_loss",
     "wasserstein_generator_loss", "gradient_penalty", "lsgan_discriminator_loss",

@@ -10,6 +10,7 @@
 """
 from . import optim
 from ._callbacks import Callback, EarlyStopping, History
+from ._conv import PointwiseConv2d
 from ._layers import (
     ELU,
     GELU,
@@ -65,6 +66,7 @@ from ._losses import (
 from ._model import Sequential
 from ._io import load
 from ._gradcheck import check_gradients
+from ._perceptual import PerceptualLoss
 
 __all__ = [
     "optim", "Layer", "Dense", "Dropout", "Flatten", "Identity", "Sigmoid", "Tanh", "ReLU", "LeakyReLU",
@@ -74,5 +76,5 @@ __all__ = [
     "SigmoidFocalLoss", "HingeLoss", "SquaredHingeLoss", "CrossEntropyLoss", "NLLLoss", "KLDivLoss",
     "KLDivergence", "SparsemaxLoss", "DiceLoss", "SoftDiceLoss", "BatchContrastiveLoss", "CenterLoss",
     "AngularLoss", "TripletMarginLoss", "ContrastiveLoss", "IoULoss", "GIoULoss", "DIoULoss", "CIoULoss",
-    "load", "check_gradients",
+    "load", "check_gradients", "PointwiseConv2d", "PerceptualLoss",
 ]
