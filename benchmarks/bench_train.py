@@ -29,7 +29,7 @@ accuracy / loss must be sane (digits: test accuracy >= 0.9, quick >= 0.8; mlp784
 loss finite and < 2.6, random labels giving ~ln 10 = 2.303), and, with torch installed,
 nnmat and torch trained from the same weights on the same 3 batches must give the same
 losses and logits (relative 1e-4). Then every peer runs ``repeats`` timed trainings,
-interleaved (the order rotates each round); the table gives the median seconds of a whole
+interleaved (the order rotates each round); the table gives the median time of a whole
 training (building the model is outside the timed region) and ``peer/nnmat`` ratios (> 1:
 nnmat is faster). Threads: ``nnmat.threads(n)``, ``torch.set_num_threads(n)``,
 ``threadpoolctl.threadpool_limits(n)`` around scikit-learn (whose products run in numpy's
@@ -361,8 +361,15 @@ def _cell_s(rec: Optional[Dict[str, Any]], ms: bool) -> str:
     if rec is None:
         return "n/a"
     if rec.get("status") == "ok":
-        return fmt_num(rec["median_s"] * 1e3, 1) if ms else fmt_num(rec["median_s"], 3)
+        cell = fmt_num(rec["median_s"] * 1e3, 1) if ms else fmt_num(rec["median_s"], 3)
+        return cell + ("*" if _noisy(rec) else "")
     return rec.get("status", "-")[:12]
+
+
+def _noisy(rec: Dict[str, Any]) -> bool:
+    """Samples spread over more than 2x: the machine was busy (on a loaded 2-core machine,
+    spinning OpenMP barriers can make single runs 20x slower)."""
+    return max(rec["samples_s"]) > 2 * min(rec["samples_s"])
 
 
 def _ratio(rec: Optional[Dict[str, Any]], nn: Optional[Dict[str, Any]]) -> str:
@@ -391,7 +398,13 @@ def table(records: List[Dict[str, Any]], case: str, names: List[str], metric: st
             row += [fmt_num(by[n].get("test_accuracy"), 4) if n in by else "-" for n in names]
         row += [_ratio(by.get(n), by.get("nnmat")) for n in names[1:]]
         rows.append(row)
-    return md_table(header, rows)
+    text = md_table(header, rows)
+    if any(r.get("status") == "ok" and _noisy(r) for r in recs):
+        text += ("\n\n\\* the timed runs of this peer spread over more than 2x (min "
+                 + ", ".join(f"{r['peer']} {r['threads']} thr {min(r['samples_s']):.3g} s, max "
+                             f"{max(r['samples_s']):.3g} s" for r in recs if r.get("status") == "ok" and _noisy(r))
+                 + "): the machine was busy; the median is kept, the JSON has every sample.")
+    return text
 
 
 def run(opts: Options, env: Dict[str, Any]) -> FamilyResult:
