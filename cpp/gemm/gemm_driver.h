@@ -16,6 +16,23 @@ namespace NNMAT_ISA_NS {
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+#ifndef NNMAT_GEMM_HAS_TRANSPOSE
+// An L x L block (L = Vec<T>::lanes) transposed: dst[q * ldd + c] = src[c * lds + q].
+// Portable version through an aligned tile; the AVX files define register shuffles.
+template <class T>
+inline void transpose_block(const T* __restrict src, int64_t lds, T* __restrict dst, int64_t ldd) {
+    using V = Vec<T>;
+    constexpr int L = V::lanes;
+    alignas(64) T tmp[L][L];
+#pragma GCC unroll 16
+    for (int c = 0; c < L; ++c) V::store(tmp[c], V::load(src + c * lds));
+#pragma GCC unroll 16
+    for (int q = 0; q < L; ++q)
+#pragma GCC unroll 16
+        for (int c = 0; c < L; ++c) dst[q * ldd + c] = tmp[c][q];
+}
+#endif
+
 // The blocked algorithm around one micro-kernel shape (MR_ rows x NV_ vectors).
 template <class T, int MR_, int NV_>
 struct GemmImpl {
@@ -111,6 +128,48 @@ struct GemmImpl {
             b += full * NR;
             dst += full * kb * NR;
             nb -= full * NR;
+        }
+        if (rsb == 1) {
+            // Column-major B (the transpose of a row-major matrix, e.g. a linear
+            // layer's weight): each column is a contiguous run over p. Read L values
+            // of each column with one vector load and transpose L x L blocks in
+            // registers, so every cache line is used whole as it arrives and the
+            // panel is written a full row at a time.
+            constexpr int L = V::lanes;
+            for (int64_t j = 0; j < nb; j += NR, dst += kb * NR) {
+                const int64_t cols = imin(NR, nb - j);
+                const T* src = b + j * csb;
+                int64_t p = 0;
+                if (cols == NR) {
+                    for (; p + L <= kb; p += L)
+#pragma GCC unroll 8
+                        for (int v = 0; v < NV; ++v)
+                            transpose_block(src + v * L * csb + p, csb, dst + p * NR + v * L, NR);
+                } else {
+                    // Ragged last panel: groups of L columns; a partial group goes
+                    // through a zero-padded tile (never reading past the matrix).
+                    alignas(64) T tmp[L][L];
+                    for (int c = 0; c < L; ++c) V::store(tmp[c], V::zero());
+                    for (; p + L <= kb; p += L) {
+                        for (int64_t c0 = 0; c0 < NR; c0 += L) {
+                            T* d = dst + p * NR + c0;
+                            if (c0 + L <= cols) {
+                                transpose_block(src + c0 * csb + p, csb, d, NR);
+                            } else if (c0 < cols) {
+                                for (int64_t c = c0; c < cols; ++c) V::store(tmp[c - c0], V::load(src + c * csb + p));
+                                transpose_block(&tmp[0][0], L, d, NR);
+                            } else {
+                                for (int q = 0; q < L; ++q) V::store(d + q * NR, V::zero());
+                            }
+                        }
+                    }
+                }
+                for (; p < kb; ++p) {
+                    for (int64_t c = 0; c < cols; ++c) dst[p * NR + c] = src[c * csb + p];
+                    for (int64_t c = cols; c < NR; ++c) dst[p * NR + c] = T(0);
+                }
+            }
+            return;
         }
         for (int64_t j = 0; j < nb; j += NR, dst += kb * NR) {
             const int64_t cols = imin(NR, nb - j);
