@@ -141,10 +141,13 @@ struct GemmImpl {
                 const T* src = b + j * csb;
                 int64_t p = 0;
                 if (cols == NR) {
-                    for (; p + L <= kb; p += L)
-#pragma GCC unroll 8
-                        for (int v = 0; v < NV; ++v)
-                            transpose_block(src + v * L * csb + p, csb, dst + p * NR + v * L, NR);
+                    // L columns at a time: fewer concurrent streams, which on a
+                    // power-of-two column stride crowd fewer L1 sets.
+                    const int64_t kl = kb / L * L;
+                    for (int v = 0; v < NV; ++v)
+                        for (int64_t q = 0; q < kl; q += L)
+                            transpose_block(src + v * L * csb + q, csb, dst + q * NR + v * L, NR);
+                    p = kl;
                 } else {
                     // Ragged last panel: groups of L columns; a partial group goes
                     // through a zero-padded tile (never reading past the matrix).
@@ -193,14 +196,15 @@ struct GemmImpl {
                        bias ? bias + j * P.bias_stride : nullptr, P.bias_stride, prefetch_c};
     }
 
-    // Direct path: B is read in place (unit column stride), A in place too when
-    // a_in_place() allows, else packed per row block. No k-blocking. Used when
-    // packing B would cost as much as the product (few rows) or when B is small
-    // enough to stay in cache while A streams past it: L2 for the
-    // wide AVX-512 tile (2 B lines per 24 FMA cycles), L1 for narrower tiles,
-    // whose higher load rate cannot hide L2 latency on strided B rows.
+    // Direct path: B is read in place when it has unit column stride, else packed
+    // once per call (a column strip at a time for few rows, whole otherwise: then
+    // it is small); A in place too when a_in_place() allows, else packed per row
+    // block. No k-blocking. Used when packing B for the packed path would cost as
+    // much as the product (few rows) or when B is small enough to stay in cache
+    // while A streams past it: L2 for the wide AVX-512 tile (2 B lines per 24 FMA
+    // cycles), L1 for narrower tiles, whose higher load rate cannot hide L2
+    // latency on strided B rows.
     static bool use_direct(const GemmProblem<T>& P) {
-        if (P.csb != 1) return false;
         if (P.m <= 4 * MR) return true;
         return P.csa == 1 && P.k * P.n * int64_t(sizeof(T)) <= GemmShape<T>::DIRECT_B_BYTES;
     }
@@ -212,9 +216,23 @@ struct GemmImpl {
         return P.csa == 1 && P.rsa > 0 && (P.rsa * int64_t(sizeof(T))) % 4096 != 0;
     }
 
+    // Elements of the B scratch of serial_direct (for the whole problem: a
+    // thread's block needs no more).
+    static int64_t direct_b_elems(const GemmProblem<T>& P) {
+        if (P.csb != 1) return (P.m <= kFewRows ? 1 : ceil_div(P.n, NR)) * NR * P.k;
+        return P.n % NR ? int64_t(NR) * P.k : 0;
+    }
+
     static void serial_direct(const GemmProblem<T>& P, T* abuf, T* bbuf) {
+        // B without unit column stride: packed into NR-column panels (ldb = NR),
+        // one strip before its use for few rows, else all of it now.
+        const bool bpack = P.csb != 1;
         const int64_t n_full = P.n / NR * NR;
-        if (n_full < P.n) pack_b(P.k, P.n - n_full, P.b + n_full * P.csb, P.rsb, P.csb, bbuf);
+        if (bpack) {
+            if (P.m > kFewRows) pack_b(P.k, P.n, P.b, P.rsb, P.csb, bbuf);
+        } else if (n_full < P.n) {
+            pack_b(P.k, P.n - n_full, P.b + n_full * P.csb, P.rsb, P.csb, bbuf);
+        }
         const bool inplace = a_in_place(P);
         // Rows in equal blocks of at most MR (8 rows on a 6-row kernel: 4 + 4,
         // not 6 + a latency-bound 2). A tall A streamed from memory uses blocks of
@@ -223,8 +241,8 @@ struct GemmImpl {
         const int64_t rb = (P.m <= 4 * MR || !streaming) ? ceil_div(P.m, ceil_div(P.m, MR)) : imin(MR, 8);
         auto step = [&](int64_t i, int64_t j, const T* apanel) {
             const int64_t rows = imin(rb, P.m - i), cols = imin(NR, P.n - j);
-            const T* bp = cols == NR ? P.b + j : bbuf;
-            const int64_t ldb = cols == NR ? P.rsb : NR;
+            const T* bp = bpack ? (P.m > kFewRows ? bbuf + j * P.k : bbuf) : cols == NR ? P.b + j : bbuf;
+            const int64_t ldb = !bpack && cols == NR ? P.rsb : NR;
             const Tile<T> t = tile(P, i, j, rows, cols, P.beta, P.bias);
             if (inplace) kernel_rows<MR, false>(rows, P.k, P.a + i * P.rsa, P.rsa, bp, ldb, t);
             else kernel_rows<MR, true>(rows, P.k, apanel, MR, bp, ldb, t);
@@ -235,8 +253,10 @@ struct GemmImpl {
             if (!inplace)
                 for (int64_t i = 0, q = 0; i < P.m; i += rb, ++q)
                     pack_a(imin(rb, P.m - i), P.k, P.a + i * P.rsa, P.rsa, P.csa, abuf + q * MR * P.k);
-            for (int64_t j = 0; j < P.n; j += NR)
+            for (int64_t j = 0; j < P.n; j += NR) {
+                if (bpack) pack_b(P.k, imin(NR, P.n - j), P.b + j * P.csb, P.rsb, P.csb, bbuf);
                 for (int64_t i = 0, q = 0; i < P.m; i += rb, ++q) step(i, j, abuf + q * MR * P.k);
+            }
             if (P.epilogue) P.epilogue(P.c, P.m, P.n, P.rsc, P.epilogue_ctx);
             return;
         }
@@ -323,7 +343,7 @@ struct GemmImpl {
         int64_t a_elems, b_elems;
         if (direct) {
             a_elems = a_in_place(P) ? 0 : int64_t(kFewRows) * P.k;
-            b_elems = P.n % NR ? int64_t(NR) * P.k : 0;
+            b_elems = direct_b_elems(P);
         } else {
             a_elems = bl.mc * imin(bl.kc, P.k);
             b_elems = imin(bl.kc, P.k) * ceil_div(imin(bl.nc, P.n), NR) * NR;
