@@ -331,7 +331,7 @@ def test_linear_odd_shapes_with_bias(isa, rng, dtype, shape):
 # Every path packs a B of any layout into the same panels (or reads a row-major B
 # in place with the same values), so the result does not depend on B's layout.
 LAYOUT_SHAPES = [(1, 65, 33), (7, 33, 65), (10, 300, 70), (16, 700, 130), (33, 31, 1), (65, 33, 1000),
-                 (130, 700, 90), (600, 40, 70), (300, 1100, 50)]
+                 (130, 700, 90), (600, 40, 70)]
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
@@ -348,7 +348,7 @@ def test_gemm_result_independent_of_b_layout(isa, rng, dtype, layout):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-@pytest.mark.parametrize("shape", [(16, 700, 300), (10, 1000, 200), (600, 40, 70), (65, 33, 1000), (130, 700, 90)],
+@pytest.mark.parametrize("shape", [(16, 700, 300), (10, 600, 300), (600, 40, 70), (65, 33, 1000), (130, 700, 90)],
                          ids=lambda s: "x".join(map(str, s)))
 def test_gemm_transposed_b_bitwise_identical_for_any_thread_count(isa, rng, dtype, shape):
     # few rows (B packed strip by strip), 7-12 rows, tall A with a small B, packed path
