@@ -141,13 +141,10 @@ struct GemmImpl {
                 const T* src = b + j * csb;
                 int64_t p = 0;
                 if (cols == NR) {
-                    // L columns at a time: fewer concurrent streams, which on a
-                    // power-of-two column stride crowd fewer L1 sets.
-                    const int64_t kl = kb / L * L;
-                    for (int v = 0; v < NV; ++v)
-                        for (int64_t q = 0; q < kl; q += L)
-                            transpose_block(src + v * L * csb + q, csb, dst + q * NR + v * L, NR);
-                    p = kl;
+                    for (; p + L <= kb; p += L)
+#pragma GCC unroll 8
+                        for (int v = 0; v < NV; ++v)
+                            transpose_block(src + v * L * csb + p, csb, dst + p * NR + v * L, NR);
                 } else {
                     // Ragged last panel: groups of L columns; a partial group goes
                     // through a zero-padded tile (never reading past the matrix).
