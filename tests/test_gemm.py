@@ -285,3 +285,83 @@ def test_gemm_broadcast_c_is_read_only():
 def test_gemm_non_real_scalars_raise_type_error(name, bad):
     with pytest.raises(TypeError):
         nnmat.gemm(np.ones((2, 3)), np.ones((3, 2)), np.zeros((2, 2)), **{name: bad})
+
+
+# ------------------------------------------------------- transposed / strided B (linear layout)
+
+ODD_SIZES = [1, 7, 31, 33, 65]
+B_LAYOUTS = ["T", "G"]  # T: a row-major (n, k) weight seen as (k, n); G: neither stride is 1
+
+
+def _b_operand(rng, k, n, layout, dtype):
+    if layout == "T":
+        return random_array(rng, (n, k), dtype).T
+    return random_array(rng, (2 * k, 3 * n), dtype)[::2, ::3]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("layout", B_LAYOUTS)
+def test_gemm_transposed_b_odd_shapes_alpha_beta(isa, rng, dtype, layout):
+    for m in ODD_SIZES:
+        for k in ODD_SIZES:
+            for n in ODD_SIZES:
+                a = random_array(rng, (m, k), dtype)
+                b = _b_operand(rng, k, n, layout, dtype)
+                c0 = random_array(rng, (m, n), dtype)
+                c = c0.copy()
+                nnmat.gemm(a, b, c, alpha=-1.25, beta=0.5)
+                assert_gemm_close(c, a, b, c0, -1.25, 0.5, dtype)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(1, 7, 33), (7, 65, 31), (33, 31, 65), (65, 33, 7), (130, 65, 33)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_linear_odd_shapes_with_bias(isa, rng, dtype, shape):
+    m, k, n = shape
+    x = random_array(rng, (m, k), dtype)
+    w = random_array(rng, (n, k), dtype)
+    bias = random_array(rng, (n,), dtype)
+    y = nnmat.linear(x, w, bias)
+    x64, w64 = x.astype(np.float64), w.astype(np.float64)
+    ref = x64 @ w64.T + bias
+    mag = np.abs(x64) @ np.abs(w64.T) + np.abs(bias)
+    assert_close_to_reference(y, ref, mag, dtype, k + 2)
+
+
+# Every path packs a B of any layout into the same panels (or reads a row-major B
+# in place with the same values), so the result does not depend on B's layout.
+LAYOUT_SHAPES = [(1, 65, 33), (7, 33, 65), (10, 300, 70), (16, 700, 130), (33, 31, 1), (65, 33, 1000),
+                 (130, 700, 90), (600, 40, 70)]
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("layout", B_LAYOUTS)
+def test_gemm_result_independent_of_b_layout(isa, rng, dtype, layout):
+    for m, k, n in LAYOUT_SHAPES:
+        a = random_array(rng, (m, k), dtype)
+        b = _b_operand(rng, k, n, layout, dtype)
+        c0 = random_array(rng, (m, n), dtype)
+        c_strided, c_contig = c0.copy(), c0.copy()
+        nnmat.gemm(a, b, c_strided, alpha=0.75, beta=-1.0)
+        nnmat.gemm(a, np.ascontiguousarray(b), c_contig, alpha=0.75, beta=-1.0)
+        assert np.array_equal(c_strided, c_contig), (m, k, n)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("shape", [(16, 700, 300), (10, 600, 300), (600, 40, 70), (65, 33, 1000), (130, 700, 90)],
+                         ids=lambda s: "x".join(map(str, s)))
+def test_gemm_transposed_b_bitwise_identical_for_any_thread_count(isa, rng, dtype, shape):
+    # few rows (B packed strip by strip), 7-12 rows, tall A with a small B, packed path
+    m, k, n = shape
+    a = random_array(rng, (m, k), dtype)
+    w = random_array(rng, (n, k), dtype)
+    bias = random_array(rng, (n,), dtype)
+    results = []
+    for nt in (1, 2, 3):
+        with nnmat.threads(nt):
+            results.append(nnmat.linear(a, w, bias))
+    assert np.array_equal(results[0], results[1])
+    assert np.array_equal(results[0], results[2])
+    ref = a.astype(np.float64) @ w.T.astype(np.float64) + bias
+    mag = np.abs(a.astype(np.float64)) @ np.abs(w.T.astype(np.float64)) + np.abs(bias)
+    assert_close_to_reference(results[0], ref, mag, dtype, k + 2)

@@ -16,6 +16,23 @@ namespace NNMAT_ISA_NS {
 inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
+#ifndef NNMAT_GEMM_HAS_TRANSPOSE
+// An L x L block (L = Vec<T>::lanes) transposed: dst[q * ldd + c] = src[c * lds + q].
+// Portable version through an aligned tile; the AVX files define register shuffles.
+template <class T>
+inline void transpose_block(const T* __restrict src, int64_t lds, T* __restrict dst, int64_t ldd) {
+    using V = Vec<T>;
+    constexpr int L = V::lanes;
+    alignas(64) T tmp[L][L];
+#pragma GCC unroll 16
+    for (int c = 0; c < L; ++c) V::store(tmp[c], V::load(src + c * lds));
+#pragma GCC unroll 16
+    for (int q = 0; q < L; ++q)
+#pragma GCC unroll 16
+        for (int c = 0; c < L; ++c) dst[q * ldd + c] = tmp[c][q];
+}
+#endif
+
 // The blocked algorithm around one micro-kernel shape (MR_ rows x NV_ vectors).
 template <class T, int MR_, int NV_>
 struct GemmImpl {
@@ -112,6 +129,48 @@ struct GemmImpl {
             dst += full * kb * NR;
             nb -= full * NR;
         }
+        if (rsb == 1) {
+            // Column-major B (the transpose of a row-major matrix, e.g. a linear
+            // layer's weight): each column is a contiguous run over p. Read L values
+            // of each column with one vector load and transpose L x L blocks in
+            // registers, so every cache line is used whole as it arrives and the
+            // panel is written a full row at a time.
+            constexpr int L = V::lanes;
+            for (int64_t j = 0; j < nb; j += NR, dst += kb * NR) {
+                const int64_t cols = imin(NR, nb - j);
+                const T* src = b + j * csb;
+                int64_t p = 0;
+                if (cols == NR) {
+                    for (; p + L <= kb; p += L)
+#pragma GCC unroll 8
+                        for (int v = 0; v < NV; ++v)
+                            transpose_block(src + v * L * csb + p, csb, dst + p * NR + v * L, NR);
+                } else {
+                    // Ragged last panel: groups of L columns; a partial group goes
+                    // through a zero-padded tile (never reading past the matrix).
+                    alignas(64) T tmp[L][L];
+                    for (int c = 0; c < L; ++c) V::store(tmp[c], V::zero());
+                    for (; p + L <= kb; p += L) {
+                        for (int64_t c0 = 0; c0 < NR; c0 += L) {
+                            T* d = dst + p * NR + c0;
+                            if (c0 + L <= cols) {
+                                transpose_block(src + c0 * csb + p, csb, d, NR);
+                            } else if (c0 < cols) {
+                                for (int64_t c = c0; c < cols; ++c) V::store(tmp[c - c0], V::load(src + c * csb + p));
+                                transpose_block(&tmp[0][0], L, d, NR);
+                            } else {
+                                for (int q = 0; q < L; ++q) V::store(d + q * NR, V::zero());
+                            }
+                        }
+                    }
+                }
+                for (; p < kb; ++p) {
+                    for (int64_t c = 0; c < cols; ++c) dst[p * NR + c] = src[c * csb + p];
+                    for (int64_t c = cols; c < NR; ++c) dst[p * NR + c] = T(0);
+                }
+            }
+            return;
+        }
         for (int64_t j = 0; j < nb; j += NR, dst += kb * NR) {
             const int64_t cols = imin(NR, nb - j);
             const T* src = b + j * csb;
@@ -134,14 +193,15 @@ struct GemmImpl {
                        bias ? bias + j * P.bias_stride : nullptr, P.bias_stride, prefetch_c};
     }
 
-    // Direct path: B is read in place (unit column stride), A in place too when
-    // a_in_place() allows, else packed per row block. No k-blocking. Used when
-    // packing B would cost as much as the product (few rows) or when B is small
-    // enough to stay in cache while A streams past it: L2 for the
-    // wide AVX-512 tile (2 B lines per 24 FMA cycles), L1 for narrower tiles,
-    // whose higher load rate cannot hide L2 latency on strided B rows.
+    // Direct path: B is read in place when it has unit column stride, else packed
+    // once per call (a column strip at a time for few rows, whole otherwise: then
+    // it is small); A in place too when a_in_place() allows, else packed per row
+    // block. No k-blocking. Used when packing B for the packed path would cost as
+    // much as the product (few rows) or when B is small enough to stay in cache
+    // while A streams past it: L2 for the wide AVX-512 tile (2 B lines per 24 FMA
+    // cycles), L1 for narrower tiles, whose higher load rate cannot hide L2
+    // latency on strided B rows.
     static bool use_direct(const GemmProblem<T>& P) {
-        if (P.csb != 1) return false;
         if (P.m <= 4 * MR) return true;
         return P.csa == 1 && P.k * P.n * int64_t(sizeof(T)) <= GemmShape<T>::DIRECT_B_BYTES;
     }
@@ -153,9 +213,23 @@ struct GemmImpl {
         return P.csa == 1 && P.rsa > 0 && (P.rsa * int64_t(sizeof(T))) % 4096 != 0;
     }
 
+    // Elements of the B scratch of serial_direct (for the whole problem: a
+    // thread's block needs no more).
+    static int64_t direct_b_elems(const GemmProblem<T>& P) {
+        if (P.csb != 1) return (P.m <= kFewRows ? 1 : ceil_div(P.n, NR)) * NR * P.k;
+        return P.n % NR ? int64_t(NR) * P.k : 0;
+    }
+
     static void serial_direct(const GemmProblem<T>& P, T* abuf, T* bbuf) {
+        // B without unit column stride: packed into NR-column panels (ldb = NR),
+        // one strip before its use for few rows, else all of it now.
+        const bool bpack = P.csb != 1;
         const int64_t n_full = P.n / NR * NR;
-        if (n_full < P.n) pack_b(P.k, P.n - n_full, P.b + n_full * P.csb, P.rsb, P.csb, bbuf);
+        if (bpack) {
+            if (P.m > kFewRows) pack_b(P.k, P.n, P.b, P.rsb, P.csb, bbuf);
+        } else if (n_full < P.n) {
+            pack_b(P.k, P.n - n_full, P.b + n_full * P.csb, P.rsb, P.csb, bbuf);
+        }
         const bool inplace = a_in_place(P);
         // Rows in equal blocks of at most MR (8 rows on a 6-row kernel: 4 + 4,
         // not 6 + a latency-bound 2). A tall A streamed from memory uses blocks of
@@ -164,8 +238,8 @@ struct GemmImpl {
         const int64_t rb = (P.m <= 4 * MR || !streaming) ? ceil_div(P.m, ceil_div(P.m, MR)) : imin(MR, 8);
         auto step = [&](int64_t i, int64_t j, const T* apanel) {
             const int64_t rows = imin(rb, P.m - i), cols = imin(NR, P.n - j);
-            const T* bp = cols == NR ? P.b + j : bbuf;
-            const int64_t ldb = cols == NR ? P.rsb : NR;
+            const T* bp = bpack ? (P.m > kFewRows ? bbuf + j * P.k : bbuf) : cols == NR ? P.b + j : bbuf;
+            const int64_t ldb = !bpack && cols == NR ? P.rsb : NR;
             const Tile<T> t = tile(P, i, j, rows, cols, P.beta, P.bias);
             if (inplace) kernel_rows<MR, false>(rows, P.k, P.a + i * P.rsa, P.rsa, bp, ldb, t);
             else kernel_rows<MR, true>(rows, P.k, apanel, MR, bp, ldb, t);
@@ -176,8 +250,10 @@ struct GemmImpl {
             if (!inplace)
                 for (int64_t i = 0, q = 0; i < P.m; i += rb, ++q)
                     pack_a(imin(rb, P.m - i), P.k, P.a + i * P.rsa, P.rsa, P.csa, abuf + q * MR * P.k);
-            for (int64_t j = 0; j < P.n; j += NR)
+            for (int64_t j = 0; j < P.n; j += NR) {
+                if (bpack) pack_b(P.k, imin(NR, P.n - j), P.b + j * P.csb, P.rsb, P.csb, bbuf);
                 for (int64_t i = 0, q = 0; i < P.m; i += rb, ++q) step(i, j, abuf + q * MR * P.k);
+            }
             if (P.epilogue) P.epilogue(P.c, P.m, P.n, P.rsc, P.epilogue_ctx);
             return;
         }
@@ -264,7 +340,7 @@ struct GemmImpl {
         int64_t a_elems, b_elems;
         if (direct) {
             a_elems = a_in_place(P) ? 0 : int64_t(kFewRows) * P.k;
-            b_elems = P.n % NR ? int64_t(NR) * P.k : 0;
+            b_elems = direct_b_elems(P);
         } else {
             a_elems = bl.mc * imin(bl.kc, P.k);
             b_elems = imin(bl.kc, P.k) * ceil_div(imin(bl.nc, P.n), NR) * NR;
