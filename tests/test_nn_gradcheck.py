@@ -94,7 +94,7 @@ def test_user_model_unchanged(rng):
 def test_fails_on_wrong_loss_gradient(rng):
     class WrongMSE(nn.MSELoss):
         def value_and_grad(self, input, target, sample_weight=None):
-            v, g = super().value_and_grad(input, target, sample_weight)
+            v, g = super().value_and_grad(input, target, sample_weight=sample_weight)
             return v, g * 1.01   # 1% too large everywhere
 
     model = _model("tanh")

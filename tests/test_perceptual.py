@@ -464,7 +464,7 @@ def test_perceptual_loss_class_and_fit(rng):
     assert loss(xh, x) == v and loss.n_inputs == 2
     sw = np.array([1.0, 0.0, 2.0, 1.0])
     per = perceptual_loss(xh, x, [c1, c2], [1.0, 0.5], reduction="none")
-    vw, gw = loss.value_and_grad(xh, x, sw)
+    vw, gw = loss.value_and_grad(xh, x, sample_weight=sw)
     assert vw == pytest.approx((per * sw).sum() / sw.sum(), rel=1e-12)
     assert np.all(gw[1] == 0)
     assert "PointwiseConv2d" in repr(loss) and loss.get_config()["layer_weights"] == [1.0, 0.5]

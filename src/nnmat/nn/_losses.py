@@ -26,7 +26,8 @@ NET_CE, NET_NLL, NET_EW = 0, 1, 2
 class Loss:
     """A loss for training: ``loss(input, target)`` is the reduced value,
     ``loss.value_and_grad(input, target, sample_weight=None)`` the value and
-    the gradient with respect to ``input``.
+    the gradient with respect to ``input`` (losses of several predicted inputs,
+    e.g. triplet or GAN losses, take all of them and return one gradient each).
 
     ``Loss(fn, reduction='mean', **params)`` wraps any :mod:`nnmat.losses`
     function ``fn``; the named subclasses (``MSELoss``, ``CrossEntropyLoss``...)
@@ -39,6 +40,9 @@ class Loss:
 
     _fn: Any = None
     _reductions = ("mean", "sum")
+    #: False for losses of two predicted inputs (a GAN discriminator's real and fake
+    #: outputs), which fit cannot train as (prediction, target)
+    _prediction_target = True
 
     def __init__(self, fn: Any = None, reduction: str = "mean", **params: Any) -> None:
         if fn is not None:
@@ -70,19 +74,21 @@ class Loss:
     def __call__(self, *inputs: Any) -> Any:
         return self._fn(*inputs, reduction=self.reduction, **self.params)
 
-    def value_and_grad(self, input: Any, target: Any, sample_weight: Any = None) -> Tuple[float, Any]:
-        """(value, gradient with respect to ``input``) for a batch."""
+    def value_and_grad(self, *inputs: Any, sample_weight: Any = None) -> Tuple[Any, Any]:
+        """(value, gradient with respect to the prediction(s)) for a batch: ``inputs`` are the
+        function's positional arguments (prediction, target for most losses)."""
         if sample_weight is None:
-            return self._fn.value_and_grad(input, target, reduction=self.reduction, **self.params)
-        per = np.asarray(self._fn(input, target, reduction="none", **self.params))
+            return self._fn.value_and_grad(*inputs, reduction=self.reduction, **self.params)
+        per = np.asarray(self._fn(*inputs, reduction="none", **self.params))
         sw = np.asarray(sample_weight, dtype=np.float64)
-        if per.ndim == 0 or per.shape[0] != sw.shape[0]:
-            raise ValueError(f"{self.name}: sample_weight needs a per-sample loss; "
-                             f"{self._fn.__name__}(reduction='none') has shape {per.shape}")
+        if per.ndim == 0 or sw.ndim != 1 or per.shape[0] != sw.shape[0]:
+            raise ValueError(f"{self.name}: sample_weight needs one weight per sample of a per-sample loss; "
+                             f"{self._fn.__name__}(reduction='none') has shape {per.shape}, "
+                             f"sample_weight {sw.shape}")
         wb = np.broadcast_to(sw.reshape((-1,) + (1,) * (per.ndim - 1)), per.shape)
         D = float(wb.sum()) if self.reduction == "mean" else 1.0
         value = float((per * wb).sum() / D)
-        g = self._fn.grad(input, target, reduction="none", grad_output=(wb / D).astype(per.dtype), **self.params)
+        g = self._fn.grad(*inputs, reduction="none", grad_output=(wb / D).astype(per.dtype), **self.params)
         return value, g
 
     def _native(self) -> Optional[tuple]:
@@ -168,8 +174,23 @@ IoULoss = _make("IoULoss", L.iou_loss, doc="IoU loss on boxes.")
 GIoULoss = _make("GIoULoss", L.generalized_box_iou_loss, doc="Generalized IoU loss (torchvision).")
 DIoULoss = _make("DIoULoss", L.distance_box_iou_loss, doc="Distance IoU loss (torchvision).")
 CIoULoss = _make("CIoULoss", L.complete_box_iou_loss, doc="Complete IoU loss (torchvision).")
+GANDiscriminatorLoss = _make("GANDiscriminatorLoss", L.gan_discriminator_loss,
+                            doc="Adversarial discriminator loss on logits (real, fake).")
+GANGeneratorLoss = _make("GANGeneratorLoss", L.gan_generator_loss, doc="Adversarial generator loss on logits.")
+WassersteinCriticLoss = _make("WassersteinCriticLoss", L.wasserstein_critic_loss,
+                              doc="Wasserstein critic loss (real, fake).")
+WassersteinGeneratorLoss = _make("WassersteinGeneratorLoss", L.wasserstein_generator_loss,
+                                 doc="Wasserstein generator loss.")
+LSGANDiscriminatorLoss = _make("LSGANDiscriminatorLoss", L.lsgan_discriminator_loss,
+                               doc="Least-squares GAN discriminator loss (real, fake).")
+LSGANGeneratorLoss = _make("LSGANGeneratorLoss", L.lsgan_generator_loss, doc="Least-squares GAN generator loss.")
+GradientPenalty = _make("GradientPenalty", L.gradient_penalty, doc="WGAN-GP gradient penalty.")
+for _c in (GANDiscriminatorLoss, WassersteinCriticLoss, LSGANDiscriminatorLoss):
+    _c._prediction_target = False
 
 LOSS_CLASSES = {c.__name__: c for c in (
+    GANDiscriminatorLoss, GANGeneratorLoss, WassersteinCriticLoss, WassersteinGeneratorLoss,
+    LSGANDiscriminatorLoss, LSGANGeneratorLoss, GradientPenalty,
     MSELoss, L1Loss, HuberLoss, SmoothL1Loss, LogCoshLoss, BCELoss, BCEWithLogitsLoss, SigmoidFocalLoss,
     HingeLoss, SquaredHingeLoss, CrossEntropyLoss, NLLLoss, KLDivLoss, KLDivergence, SparsemaxLoss, DiceLoss,
     SoftDiceLoss, BatchContrastiveLoss, CenterLoss, AngularLoss, TripletMarginLoss, ContrastiveLoss, IoULoss,

@@ -357,7 +357,7 @@ class Sequential(Layer):
         if sw is None:
             value = loss_obj(out, yp)
         else:
-            value, _ = loss_obj.value_and_grad(out, yp, sw)
+            value, _ = loss_obj.value_and_grad(out, yp, sample_weight=sw)
         logs = {"loss": float(value)}
         for m in self._metric_names(metrics, who):
             logs[m] = self._accuracy(out, yp, loss_obj)
@@ -415,6 +415,9 @@ class Sequential(Layer):
         loss / optimizer: as in ``fit`` (default: those of the last call)."""
         who = "train_on_batch"
         loss_obj = get_loss(loss if loss is not None else self.loss)
+        if loss_obj.n_inputs != 2 or not loss_obj._prediction_target:
+            raise ValueError(f"train_on_batch: {loss_obj.name} does not take (prediction, target): write a "
+                             "loop with forward/backward for this one")
         x2 = self._prepare_x(x, who, finite=True)
         n = x2.shape[0]
         sw = self._sample_weight(sample_weight, n, who)
@@ -428,7 +431,7 @@ class Sequential(Layer):
                 value = net.train_batch(idx, 0, n)[0]
             else:
                 out = net.forward_batch(idx, 0, n, True)
-                value, g = loss_obj.value_and_grad(out, yp, sw)
+                value, g = loss_obj.value_and_grad(out, yp, sample_weight=sw)
                 net.backward_update(np.ascontiguousarray(g, dtype=self._dtype))
         finally:
             net.clear_task()
@@ -472,8 +475,8 @@ class Sequential(Layer):
         """
         who = "fit"
         loss_obj = get_loss(loss if loss is not None else self.loss)
-        if loss_obj.n_inputs != 2:
-            raise ValueError(f"fit: {loss_obj.name} takes {loss_obj.n_inputs} inputs; fit trains losses of "
+        if loss_obj.n_inputs != 2 or not loss_obj._prediction_target:
+            raise ValueError(f"fit: {loss_obj.name} takes {loss_obj.n_inputs} predicted or target inputs, not "
                              "(prediction, target): write a loop with forward/backward for this one")
         epochs = _positive_int(epochs, "epochs", who)
         batch_size = _positive_int(batch_size, "batch_size", who)
@@ -551,7 +554,7 @@ class Sequential(Layer):
                         out = net.forward_batch(perm, start, cnt, True)
                         rows = perm[start:start + cnt]
                         swb = None if sw_all is None else sw_all[rows]
-                        value, g = loss_obj.value_and_grad(out, yp[rows], swb)
+                        value, g = loss_obj.value_and_grad(out, yp[rows], sample_weight=swb)
                         if want_acc:
                             c, k = self._accuracy(out, yp[rows], loss_obj) * cnt, cnt
                         else:
