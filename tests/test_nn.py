@@ -416,3 +416,32 @@ def test_optimizer_of_another_model_is_rejected(rng):
     a.fit(x, y, loss="cross_entropy", optimizer=opt, verbose=0)
     with pytest.raises(ValueError, match="not this model"):
         b.fit(x, y, loss="cross_entropy", optimizer=opt, verbose=0)
+
+
+def test_plain_progress_bar_without_tqdm(rng, monkeypatch):
+    import builtins
+    import io
+
+    from nnmat.nn._callbacks import Progress
+
+    real_import = builtins.__import__
+
+    def no_tqdm(name, *args, **kwargs):
+        if name.startswith("tqdm"):
+            raise ImportError(name)
+        return real_import(name, *args, **kwargs)
+
+    monkeypatch.setattr(builtins, "__import__", no_tqdm)
+    out = io.StringIO()
+    bar = Progress(total=4, delay=0.0, stream=out)
+    assert bar.bar is None
+    for _ in range(4):
+        bar.update(1, "loss 0.5")
+    bar.close()
+    text = out.getvalue()
+    assert "4/4" in text and "loss 0.5" in text and text.endswith("\n")
+    quiet = io.StringIO()
+    late = Progress(total=4, delay=60.0, stream=quiet)   # a short run never shows the bar
+    late.update(4, "")
+    late.close()
+    assert quiet.getvalue() == ""
