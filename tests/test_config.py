@@ -16,7 +16,7 @@ from _helpers import KERNEL_SHAPES, random_array
 ALL_ISAS = ["generic", "avx2", "avx512"]
 EXPECTED_KEYS = {
     "version", "isa", "isa_detected", "isa_available", "isa_compiled", "cpu", "threads",
-    "openmp", "compiler", "build_type", "gemm_kernel", "python", "numpy",
+    "openmp", "compiler", "build_type", "gemm_kernel", "python", "numpy", "forked_child",
 }
 SRC_DIR = os.path.dirname(os.path.dirname(os.path.abspath(nnmat.__file__)))
 

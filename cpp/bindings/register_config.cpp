@@ -41,6 +41,7 @@ py::list compiled_isas() {
 double fma_peak(const std::string& dtype, int threads, double seconds) {
     if (dtype != "float32" && dtype != "float64") throw py::value_error("dtype must be 'float32' or 'float64'");
     if (threads < 1) throw py::value_error("threads must be >= 1");
+    if (in_forked_child()) threads = 1;   // no OpenMP pool after fork()
     if (!(seconds > 0)) throw py::value_error("seconds must be > 0");
     const KernelTable& kt = kernels();
     const bool f32 = dtype == "float32";
@@ -64,10 +65,15 @@ double fma_peak(const std::string& dtype, int threads, double seconds) {
     double best = 0;
     for (int rep = 0; rep < 3; ++rep) {
         const auto t0 = clock::now();
-#pragma omp parallel num_threads(threads)
-        {
+        if (threads == 1) {
             volatile double sink = probe(iters);
             (void)sink;
+        } else {
+#pragma omp parallel num_threads(threads)
+            {
+                volatile double sink = probe(iters);
+                (void)sink;
+            }
         }
         const double dt = std::chrono::duration<double>(clock::now() - t0).count();
         const double g = per_iter * double(iters) * threads / dt / 1e9;
@@ -107,6 +113,7 @@ void register_config(py::module_& m) {
         return d;
     });
     m.def("get_num_threads", &get_num_threads);
+    m.def("in_forked_child", &in_forked_child);
     m.def("set_num_threads", &set_num_threads, py::arg("n"));
     m.def("get_thread_override", &thread_override);
     m.def("set_thread_override", &set_thread_override, py::arg("n"));

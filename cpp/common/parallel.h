@@ -39,6 +39,10 @@ inline int threads_for_elements(int64_t n, int64_t grain, int max_threads) {
 // body throws is rethrown here, after the region.
 template <class B>
 void run_team(int nt, B&& body) {
+    if (nt <= 1) {   // no parallel region at all (also what keeps a forked child safe)
+        body(0);
+        return;
+    }
     std::exception_ptr error = nullptr;
 #pragma omp parallel for num_threads(nt) schedule(static, 1)
     for (int t = 0; t < nt; ++t) {

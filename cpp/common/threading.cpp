@@ -1,5 +1,7 @@
 #include "common/threading.h"
 
+#include <pthread.h>
+
 #include <atomic>
 #include <cstdlib>
 #include <new>
@@ -9,6 +11,13 @@ namespace {
 
 std::atomic<int> g_num_threads{0};
 thread_local int t_override = 0;
+
+// GNU libgomp's thread pool does not survive fork(): a child that enters a
+// parallel region after its parent did waits forever for threads that were
+// not copied. A child of a fork therefore runs every kernel on one thread.
+std::atomic<bool> g_forked_child{false};
+void mark_forked_child() { g_forked_child.store(true, std::memory_order_relaxed); }
+const int g_fork_hook = pthread_atfork(nullptr, nullptr, &mark_forked_child);
 
 // Below this much work per thread the fork-join (a few microseconds with a warm
 // libgomp pool) costs more than it saves.
@@ -23,7 +32,11 @@ thread_local Workspace t_ws;
 
 }  // namespace
 
+bool in_forked_child() { return g_forked_child.load(std::memory_order_relaxed); }
+
 int get_num_threads() {
+    (void)g_fork_hook;
+    if (in_forked_child()) return 1;
     if (t_override > 0) return t_override;
     const int g = g_num_threads.load(std::memory_order_relaxed);
     if (g > 0) return g;

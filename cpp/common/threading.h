@@ -14,6 +14,9 @@ namespace nnmat {
 // else the process-wide setting (nnmat.set_num_threads), else OpenMP's
 // default for the caller (OMP_NUM_THREADS, threadpoolctl's limit, or cores).
 int get_num_threads();
+// True in the child of a fork() (pthread_atfork): OpenMP's pool is gone there,
+// so get_num_threads() is 1 and no kernel opens a parallel region.
+bool in_forked_child();
 void set_num_threads(int n);        // n <= 0 restores the OpenMP default
 int thread_override();
 void set_thread_override(int n);    // n <= 0 clears; affects the calling thread only

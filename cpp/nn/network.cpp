@@ -79,6 +79,9 @@ struct Network<T>::Impl {
 
     void reserve(int64_t rows) {
         if (rows <= cap) return;
+        // rows * width must not overflow, and no buffer may exceed 2^62 bytes
+        const int64_t w = std::max<int64_t>(std::max(widest, in), 1);
+        if (rows > (int64_t(1) << 59) / w) throw std::bad_alloc();
         x.reserve(rows * in);
         for (std::size_t i = 0; i < layers.size(); ++i) {
             const LayerSpec<T>& L = layers[i];

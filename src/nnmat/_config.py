@@ -31,6 +31,9 @@ def set_num_threads(n: int) -> None:
     By default nnmat follows OpenMP: ``OMP_NUM_THREADS`` if set, else the number of
     cores, and a ``threadpoolctl.threadpool_limits`` cap. Small problems always
     run on one thread. Results do not depend on the thread count (bitwise).
+    In the child of a ``fork()`` (``multiprocessing``'s default start method on
+    Linux) nnmat always runs on one thread: GNU OpenMP's thread pool does not
+    survive a fork, and a parallel region there would wait forever.
     """
     _core.set_num_threads(_check_threads(n))
 
@@ -81,6 +84,7 @@ def config() -> Dict[str, Any]:
         "isa_compiled": list(info["isa_compiled"]),
         "cpu": info["cpu"],
         "threads": _core.get_num_threads(),
+        "forked_child": _core.in_forked_child(),
         "openmp": info["openmp"]
         + (f" (OpenMP {info['openmp_version']})" if info["openmp_version"] else ""),
         "compiler": info["compiler"],

@@ -6,8 +6,10 @@ A layer used on its own runs as a one-layer network; inside a
 """
 from __future__ import annotations
 
+import functools
 import math
 import numbers
+import threading
 from typing import Any, Dict, List, Optional, Tuple
 
 import numpy as np
@@ -39,6 +41,17 @@ def _seed(seed: Any, who: str) -> Optional[int]:
     return int(seed)
 
 
+def _locked(method):
+    """Runs the method under the object's lock: a layer or model owns the engine's
+    activation buffers, so two threads using the same object take turns (different
+    objects run in parallel, with the GIL released)."""
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        with self._lock:
+            return method(self, *args, **kwargs)
+    return wrapper
+
+
 class Layer:
     """Base class of nnmat.nn layers.
 
@@ -57,6 +70,7 @@ class Layer:
         self._in_shape: Optional[Tuple[int, ...]] = None
         self._out_shape: Optional[Tuple[int, ...]] = None
         self._dtype: Optional[np.dtype] = None
+        self._lock = threading.RLock()
 
     # -- description --------------------------------------------------------
     def output_width(self, width: int) -> int:
@@ -109,6 +123,7 @@ class Layer:
         dt = self._dtype if self._dtype is not None else float_dtype(type(self).__name__, x)
         return np.ascontiguousarray(x, dtype=dt)
 
+    @_locked
     def forward(self, x: Any, training: bool = False) -> np.ndarray:
         """Output of the layer for ``x`` (features along the last axis)."""
         x = self._input(x)
@@ -124,6 +139,7 @@ class Layer:
     def _output_shape(self, in_shape: Tuple[int, ...], out_w: int) -> Tuple[int, ...]:
         return in_shape[:-1] + (out_w,)
 
+    @_locked
     def backward(self, grad_output: Any) -> np.ndarray:
         """Gradient with respect to the last forward's input; stores the parameter gradients."""
         if self._in_shape is None or self._net is None:

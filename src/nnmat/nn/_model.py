@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _layers
 from ._callbacks import Callback, History, Progress
-from ._layers import DENSE, Dense, Dropout, Flatten, Layer
+from ._layers import DENSE, Dense, Dropout, Flatten, Layer, _locked
 from ._losses import NET_CE, NET_EW, NET_NLL, Loss, get_loss
 
 
@@ -190,6 +190,7 @@ class Sequential(Layer):
         return x2
 
     # -- forward / backward ---------------------------------------------------
+    @_locked
     def forward(self, x: Any, training: bool = False) -> np.ndarray:
         """The network's output for a batch ``x`` (a new (n, out) array)."""
         x2 = self._prepare_x(x, "Sequential.forward")
@@ -203,6 +204,7 @@ class Sequential(Layer):
 
     __call__ = forward
 
+    @_locked
     def backward(self, grad_output: Any) -> np.ndarray:
         """Backpropagates ``grad_output`` (the gradient of a loss with respect to
         the last forward's output): fills every layer's gradients and returns
@@ -223,6 +225,7 @@ class Sequential(Layer):
             width = layer.output_width(width)
         return width
 
+    @_locked
     def predict(self, x: Any, batch_size: Optional[int] = None) -> np.ndarray:
         """Outputs for ``x`` in inference mode (dropout off), computed in
         batches of ``batch_size`` rows (default: all at once up to 4096 rows)."""
@@ -338,6 +341,7 @@ class Sequential(Layer):
         truth = yv > 0 if pm1 else yv >= 0.5
         return float(np.mean(pred == truth))
 
+    @_locked
     def evaluate(self, x: Any, y: Any, loss: Any = None, metrics: Sequence[str] = ("accuracy",),
                  batch_size: Optional[int] = None, sample_weight: Any = None) -> Dict[str, float]:
         """Loss (and metrics) of the model on (x, y) in inference mode.
@@ -408,6 +412,7 @@ class Sequential(Layer):
             net.set_task(x2, yi, yv, sw, kind, ew, p0, p1, cw, ignore, eps, opt._core, plist, glist)
         return native, yp
 
+    @_locked
     def train_on_batch(self, x: Any, y: Any, loss: Any = None, optimizer: Any = None,
                        sample_weight: Any = None) -> float:
         """One optimizer step on the batch (x, y); returns the batch's loss.
@@ -438,6 +443,7 @@ class Sequential(Layer):
         self._net = None
         return float(value)
 
+    @_locked
     def fit(self, x: Any, y: Any, loss: Any = None, optimizer: Any = "adam", epochs: int = 1, batch_size: int = 32,
             validation_data: Optional[tuple] = None, validation_split: float = 0.0, shuffle: bool = True,
             seed: Optional[int] = None, callbacks: Optional[Sequence[Callback]] = None, verbose: Any = "auto",
