@@ -339,7 +339,12 @@ struct GemmImpl {
         // Per-thread scratch: A panels and B panels, carved from the caller's workspace.
         int64_t a_elems, b_elems;
         if (direct) {
-            a_elems = a_in_place(P) ? 0 : int64_t(kFewRows) * P.k;
+            // Packed A: every row panel at once for few rows (serial_direct makes
+            // ceil(m / MR) panels, or ceil(m / min(MR, 8)) when streaming), one panel
+            // for a tall A. No k-blocking here, so this grows with k: sized to what
+            // is used, not to kFewRows rows.
+            const int64_t panels = P.m <= kFewRows ? ceil_div(P.m, imin(MR, 8)) : 1;
+            a_elems = a_in_place(P) ? 0 : panels * MR * P.k;
             b_elems = direct_b_elems(P);
         } else {
             a_elems = bl.mc * imin(bl.kc, P.k);
