@@ -274,6 +274,19 @@ def test_no_leak_over_100k_calls():
     assert grown < 1 << 20, f"RSS grew by {grown / 1024:.0f} KiB over 100,000 calls of each"
 
 
+@pytest.mark.skipif(not os.path.exists("/proc/self/statm"), reason="needs /proc (Linux)")
+def test_gemm_scratch_does_not_grow_with_k():
+    """A skinny product with a huge k (a Gram matrix of a transposed tall matrix) must
+    not take scratch memory proportional to k (it took 5.6x the input's size)."""
+    a = np.random.default_rng(0).random((1_000_000, 10), dtype=np.float32)   # 40 MB
+    before = _rss_bytes()
+    with nnmat.threads(1):
+        g = nnmat.matmul(a.T, a)
+    grown = _rss_bytes() - before
+    np.testing.assert_allclose(g, a.T.astype(np.float64) @ a, rtol=1e-4)
+    assert grown < 20 << 20, f"RSS grew by {grown >> 20} MiB"
+
+
 def test_huge_requests_raise_memory_error():
     big = np.broadcast_to(np.ones((1, 4), np.float32), (1 << 40, 4))   # 2^42 elements, no memory
     with pytest.raises(MemoryError):

@@ -64,7 +64,11 @@ int threads_for_flops(double flops, int max_threads) {
 }
 
 void* thread_workspace(std::size_t bytes) {
-    if (bytes <= t_ws.cap) return t_ws.ptr;
+    // Reuse the buffer; but do not keep a large one (left by one huge product)
+    // for the thread's lifetime: above 32 MiB, a request under a quarter of it
+    // gets a buffer of its own size and the big one is freed.
+    constexpr std::size_t kKeep = std::size_t(32) << 20;
+    if (bytes <= t_ws.cap && (t_ws.cap <= kKeep || bytes >= t_ws.cap / 4)) return t_ws.ptr;
     constexpr std::size_t kAlign = 64;
     if (bytes > (std::size_t(1) << 62)) throw std::bad_alloc();
     std::size_t size = (bytes + kAlign - 1) / kAlign * kAlign;

@@ -26,7 +26,9 @@ void set_thread_override(int n);    // n <= 0 clears; affects the calling thread
 int threads_for_flops(double flops, int max_threads);
 
 // Reusable 64-byte aligned scratch owned by the calling thread; grows on
-// demand, throws std::bad_alloc when the request cannot be met.
+// demand (and shrinks again after a request over 32 MiB once smaller ones
+// come), throws std::bad_alloc when the request cannot be met. The pointer is
+// valid until the calling thread's next request.
 void* thread_workspace(std::size_t bytes);
 
 inline int omp_thread_id() {

@@ -201,7 +201,14 @@ struct GemmImpl {
     // while A streams past it: L2 for the wide AVX-512 tile (2 B lines per 24 FMA
     // cycles), L1 for narrower tiles, whose higher load rate cannot hide L2
     // latency on strided B rows.
+    //
+    // The direct path has no k-blocking, so its scratch (packed A panels, packed B
+    // strips) grows with k; above kDirectScratchBytes the packed path, whose
+    // panels are kc deep, is used instead (e.g. a 10 x 10 Gram matrix of a
+    // transposed 2e6 x 10 matrix: 450 MB of scratch on the direct path).
+    static constexpr int64_t kDirectScratchBytes = int64_t(16) << 20;
     static bool use_direct(const GemmProblem<T>& P) {
+        if ((direct_a_elems(P) + direct_b_elems(P)) * int64_t(sizeof(T)) > kDirectScratchBytes) return false;
         if (P.m <= 4 * MR) return true;
         return P.csa == 1 && P.k * P.n * int64_t(sizeof(T)) <= GemmShape<T>::DIRECT_B_BYTES;
     }
@@ -211,6 +218,15 @@ struct GemmImpl {
     // evict each other, and a packed copy is faster.
     static bool a_in_place(const GemmProblem<T>& P) {
         return P.csa == 1 && P.rsa > 0 && (P.rsa * int64_t(sizeof(T))) % 4096 != 0;
+    }
+
+    // Elements of the A scratch of serial_direct: every row panel at once for
+    // few rows (ceil(m / MR) panels, or ceil(m / min(MR, 8)) when streaming),
+    // one panel for a tall A; none when A is read in place.
+    static int64_t direct_a_elems(const GemmProblem<T>& P) {
+        if (a_in_place(P)) return 0;
+        const int64_t panels = P.m <= kFewRows ? ceil_div(P.m, imin(MR, 8)) : 1;
+        return panels * MR * P.k;
     }
 
     // Elements of the B scratch of serial_direct (for the whole problem: a
@@ -339,12 +355,7 @@ struct GemmImpl {
         // Per-thread scratch: A panels and B panels, carved from the caller's workspace.
         int64_t a_elems, b_elems;
         if (direct) {
-            // Packed A: every row panel at once for few rows (serial_direct makes
-            // ceil(m / MR) panels, or ceil(m / min(MR, 8)) when streaming), one panel
-            // for a tall A. No k-blocking here, so this grows with k: sized to what
-            // is used, not to kFewRows rows.
-            const int64_t panels = P.m <= kFewRows ? ceil_div(P.m, imin(MR, 8)) : 1;
-            a_elems = a_in_place(P) ? 0 : panels * MR * P.k;
+            a_elems = direct_a_elems(P);
             b_elems = direct_b_elems(P);
         } else {
             a_elems = bl.mc * imin(bl.kc, P.k);
