@@ -42,11 +42,11 @@ def _as(x: np.ndarray, dt: np.dtype) -> np.ndarray:
     return x
 
 
-def _check_out(out: Any, func: str) -> np.ndarray:
+def _check_out(out: Any, func: str, name: str = "out") -> np.ndarray:
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"{func}: out must be a numpy.ndarray, got {type(out).__name__}")
+        raise TypeError(f"{func}: {name} must be a numpy.ndarray, got {type(out).__name__}")
     if not out.flags.writeable:
-        raise ValueError(f"{func}: out is read-only")
+        raise ValueError(f"{func}: {name} is read-only")
     return out
 
 
@@ -100,7 +100,10 @@ def _matmul_general(a: Any, b: Any, out: Optional[np.ndarray]) -> Any:
         raise TypeError("matmul: object arrays are not supported; convert to a numeric dtype first")
     if out is not None:
         out = _check_out(out, "matmul")
-    dt = np.result_type(a, b)
+    try:
+        dt = np.result_type(a, b)
+    except TypeError:
+        raise TypeError(f"matmul: unsupported operand dtypes {a.dtype} and {b.dtype}") from None
     if dt.kind in "biu" or dt not in (_F32, _F64):
         # Not a float32/float64 computation (integers, complex, float16, ...): numpy's job.
         return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
@@ -216,7 +219,7 @@ def gemm(
     if c is None:
         dt = _float_dtype("gemm", a, b)
     else:
-        c = _check_out(c, "gemm")
+        c = _check_out(c, "gemm", "c")
         if c.dtype not in (_F32, _F64):
             raise TypeError(f"gemm: c must be float32 or float64, got dtype {c.dtype}")
         if c.ndim != 2:

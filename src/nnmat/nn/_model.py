@@ -13,6 +13,7 @@ import numpy as np
 from . import _layers
 from ._callbacks import Callback, History, Progress
 from ._layers import DENSE, Dense, Dropout, Flatten, Layer
+from ..losses._base import asarray
 from ._losses import NET_CE, NET_EW, NET_NLL, Loss, get_loss
 
 
@@ -180,7 +181,7 @@ class Sequential(Layer):
         if x.ndim > 2 and not (self.layers and isinstance(self.layers[0], Flatten)):
             raise ValueError(f"{who}: x has shape {x.shape}; inputs with more than 2 dimensions need a "
                              "Flatten() as the first layer")
-        x2 = np.ascontiguousarray(x, dtype=self._dtype).reshape(x.shape[0], -1)
+        x2 = np.ascontiguousarray(x, dtype=self._dtype).reshape(x.shape[0], math.prod(x.shape[1:]))
         i = self._first_dense()
         if i is not None and x2.shape[1] != self.layers[i].in_features:
             raise ValueError(f"{who}: x has {x2.shape[1]} features per sample, the model expects "
@@ -209,7 +210,7 @@ class Sequential(Layer):
         the gradient with respect to the input (the input's shape)."""
         if self._in_shape is None:
             raise RuntimeError("Sequential.backward: call forward first")
-        g = np.asarray(grad_output)
+        g = asarray("Sequential.backward", "grad_output", grad_output)
         if g.shape != self._out_shape:
             raise ValueError(f"Sequential.backward: grad_output has shape {g.shape}, expected the output's "
                              f"shape {self._out_shape}")

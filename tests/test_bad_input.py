@@ -1,0 +1,420 @@
+"""A catalogue of bad (and unusual but valid) inputs fed to every public function.
+
+The registry is tests/catalogue.py; every (function, mutator, argument) is one
+test id. Promise checked: bad input gives a clear Python exception naming the
+function (and the argument), never a crash, hang, silent garbage or a changed
+input array (every call here checks its inputs are unchanged afterwards).
+
+Huge inputs: zero-stride views whose element count and byte size overflow
+(2**60 rows), so that any copy or allocation numpy attempts fails at once
+(ValueError "array is too big" / MemoryError) before anything is allocated. Views
+whose element count only just overflows 32 bits (e.g. (2**16, 2**16 + 1)) are NOT
+tested: every function copies its inputs or allocates a result of that size
+(>= 32 GiB), which the shared test machine must not attempt.
+"""
+from __future__ import annotations
+
+import copy
+import sys
+import os
+
+import numpy as np
+import pytest
+
+sys.path.insert(0, os.path.dirname(__file__))
+from catalogue import ENTRIES, BY_NAME, make  # noqa: E402
+
+ERRORS = (ValueError, TypeError, IndexError)
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def _snapshot(v):
+    if isinstance(v, np.ndarray):
+        return np.array(v, copy=True)
+    return copy.deepcopy(v)
+
+
+def _unchanged(before, after) -> bool:
+    if isinstance(before, np.ndarray):
+        if before.shape != after.shape or before.dtype != after.dtype:
+            return False
+        if before.dtype.kind in "fc":
+            return np.array_equal(before, after, equal_nan=True)
+        return np.array_equal(before, after)
+    return before == after
+
+
+def run(e, args, skip=(), **extra):
+    """Call the entry; afterwards every input (but `skip` and its out) must be unchanged."""
+    snaps = {k: _snapshot(v) for k, v in args.items()}
+    try:
+        return e.call(args, **extra)
+    finally:
+        for k, v in args.items():
+            if k in skip or k in e.mutable or k == e.out:
+                continue
+            assert _unchanged(snaps[k], v), f"{e.name} modified its input {k!r}"
+
+
+def flat(res):
+    """The result as a list of float64 arrays (tuples and dicts flattened, None skipped)."""
+    if res is None:
+        return []
+    if isinstance(res, dict):
+        return [a for k in sorted(res) for a in flat(res[k])]
+    if isinstance(res, (tuple, list)):
+        return [a for r in res for a in flat(r)]
+    a = np.asarray(res)
+    assert a.dtype.kind in "fc", f"unexpected result dtype {a.dtype}"
+    return [a]
+
+
+def value_part(e, res):
+    if e.name.endswith(".value_and_grad"):
+        return res[0]
+    return res
+
+
+def assert_same(res, ref, rtol=1e-12, atol=1e-14, ravel=False):
+    got, want = flat(res), flat(ref)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        if ravel:
+            g, w = g.ravel(), w.ravel()
+        assert g.shape == w.shape
+        np.testing.assert_allclose(g, w, rtol=rtol, atol=atol, equal_nan=True)
+
+
+def check_message(e, err, *needles):
+    msg = str(err)
+    assert e.fname in msg, f"message does not name the function {e.fname!r}: {msg!r}"
+    if needles:
+        assert any(n in msg for n in needles), f"message names none of {needles}: {msg!r}"
+
+
+def kind(e, a):
+    return e.arrays[a][1]
+
+
+def _ids(cases):
+    return ["-".join(str(p) for p in c) for c in cases]
+
+
+# ----------------------------------------------------------------------------- XFAILS
+# (entry, mutator, arg) -> reason: known deviations left for a later change.
+XFAIL = {}
+
+
+def _cases(gen):
+    out = []
+    for c in gen:
+        reason = XFAIL.get(c)
+        cid = "-".join(str(p) for p in c)
+        out.append(pytest.param(*c, id=cid, marks=pytest.mark.xfail(strict=True, reason=reason)) if reason
+                   else pytest.param(*c, id=cid))
+    return out
+
+
+def _multi(e):
+    return len(e.arrays) > 1
+
+
+# ----------------------------------------------------------------------------- the cases
+
+SHAPE_CASES = _cases((e.name, "shape", a) for e in ENTRIES if _multi(e) for a in e.arrays if a not in e.free_shape)
+ZERO_D_CASES = _cases((e.name, "zero_d", a) for e in ENTRIES for a in e.arrays)
+REJECT_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays
+                      for m in ("complex", "object", "str", "datetime"))
+CONVERT_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays for m in ("bool", "int", "list"))
+LAYOUT_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays
+                      for m in ("noncontig", "negstride", "fortran", "broadcast", "readonly")
+                      if not (m == "fortran" and len(e.arrays[a][0](3, 4)) < 2))
+NONFINITE_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays if kind(e, a) != "lab"
+                         for m in ("nan", "inf", "-inf"))
+OUT_CASES = _cases((e.name, m, e.out) for e in ENTRIES if e.out
+                   for m in ("out_int", "out_f32", "out_shape", "out_readonly", "out_alias", "out_noncontig",
+                             "out_list"))
+EMPTY_CASES = _cases((e.name, m, "-") for e in ENTRIES for m in ("empty_n", "empty_c")
+                     if not (m == "empty_c" and e.no_empty_c))
+HUGE_CASES = _cases((e.name, "huge", "-") for e in ENTRIES)
+PARAM_CASES = _cases((e.name, "param", i) for e in ENTRIES for i in range(len(e.params)))
+
+
+@pytest.mark.parametrize("name,mut,arg", SHAPE_CASES)
+def test_mismatched_shape(name, mut, arg):
+    e = BY_NAME[name]
+    args = e.build()
+    s = list(args[arg].shape)
+    ax = e.mismatch_axis.get(arg, -1)
+    s[ax] = s[ax] - 1 if s[ax] > 1 else s[ax] + 1
+    new = tuple(s)
+    args[arg] = make(new, kind(e, arg))
+    with pytest.raises(ERRORS) as ei:
+        run(e, args)
+    check_message(e, ei.value, arg, "shape")
+
+
+@pytest.mark.parametrize("name,mut,arg", ZERO_D_CASES)
+def test_zero_d(name, mut, arg):
+    e = BY_NAME[name]
+    args = e.build()
+    orig = args[arg]
+    args[arg] = np.asarray(orig.flat[0])
+    try:
+        res = run(e, args)
+    except ERRORS as err:
+        check_message(e, err)
+        return
+    # accepted: it must mean the scalar broadcast (or, alone, a one-element array)
+    ref_args = dict(args)
+    if _multi(e) and arg not in e.free_shape:
+        ref_args[arg] = np.full(orig.shape, orig.flat[0], dtype=orig.dtype)
+        assert_same(res, run(e, ref_args))
+    else:
+        ref_args[arg] = orig.reshape(-1)[:1].copy()
+        assert_same(res, run(e, ref_args), ravel=True)
+
+
+def _rejected(orig, m):
+    if m == "complex":
+        return orig.astype(np.complex128) + 1j
+    if m == "object":
+        return orig.astype(object)
+    if m == "str":
+        return np.full(orig.shape, "a")
+    return np.zeros(orig.shape, "datetime64[s]")
+
+
+@pytest.mark.parametrize("name,mut,arg", REJECT_CASES)
+def test_unsupported_dtype(name, mut, arg):
+    e = BY_NAME[name]
+    args = e.build()
+    args[arg] = _rejected(args[arg], mut)
+    if name == "matmul" and mut == "complex":   # documented: handed to numpy.matmul
+        ref = dict(args)
+        np.testing.assert_array_equal(run(e, args), np.matmul(ref["a"], ref["b"]))
+        return
+    with pytest.raises(TypeError) as ei:
+        run(e, args)
+    check_message(e, ei.value)
+
+
+def _converted(e, arg, orig, m):
+    """(mutated argument, float64/int64 reference argument of the same values)."""
+    k = kind(e, arg)
+    if m == "list":
+        return orig.tolist(), orig
+    if k == "lab":
+        v = orig.astype(np.bool_) if m == "bool" else orig.astype(np.uint8)
+        return v, v.astype(np.int64)
+    if m == "bool":
+        if k == "box":
+            v = np.zeros(orig.shape, bool)
+            v[..., 2:] = True
+        else:
+            v = orig > np.median(orig) if orig.size else orig.astype(bool)
+        return v, v.astype(np.float64)
+    v = np.rint(orig).astype(np.int32)
+    return v, v.astype(np.float64)
+
+
+@pytest.mark.parametrize("name,mut,arg", CONVERT_CASES)
+def test_converted_input(name, mut, arg):
+    e = BY_NAME[name]
+    args = e.build()
+    v, r = _converted(e, arg, args[arg], mut)
+    ref_args = dict(args)
+    ref_args[arg] = r
+    args[arg] = v
+    if mut == "bool" and kind(e, arg) == "lab":
+        try:
+            res = run(e, args)
+        except TypeError as err:   # torch refuses bool class indices too
+            check_message(e, err)
+            return
+    else:
+        res = run(e, args)
+    assert_same(res, run(e, ref_args))
+
+
+def _layout(orig, m):
+    if m == "noncontig":
+        big = np.zeros(orig.shape[:-1] + (2 * orig.shape[-1],), orig.dtype)
+        big[..., ::2] = orig
+        return big[..., ::2]
+    if m == "negstride":
+        return orig[::-1].copy()[::-1]
+    if m == "fortran":
+        return np.asfortranarray(orig)
+    if m == "broadcast":
+        return np.broadcast_to(orig[:1], orig.shape)
+    v = orig.copy()
+    v.setflags(write=False)
+    return v
+
+
+@pytest.mark.parametrize("name,mut,arg", LAYOUT_CASES)
+def test_layout(name, mut, arg):
+    e = BY_NAME[name]
+    args = e.build()
+    v = _layout(args[arg], mut)
+    ref_args = dict(args)
+    ref_args[arg] = np.ascontiguousarray(v)
+    args[arg] = v
+    assert_same(run(e, args), run(e, ref_args))
+
+
+@pytest.mark.parametrize("name,mut,arg", NONFINITE_CASES)
+def test_nonfinite(name, mut, arg):
+    e = BY_NAME[name]
+    args = e.build()
+    v = args[arg].copy()
+    v.flat[0] = {"nan": np.nan, "inf": np.inf, "-inf": -np.inf}[mut]
+    args[arg] = v
+    try:
+        res = run(e, args)
+    except ValueError as err:   # e.g. binary_cross_entropy: input outside [0, 1]
+        assert mut != "nan" or e.finite_only, f"NaN input raised instead of propagating: {err}"
+        check_message(e, err)
+        return
+    flat(res)
+    if mut == "nan" and e.returns_value and arg not in e.nan_free:
+        assert any(np.isnan(a).any() for a in flat(value_part(e, res))), "NaN in the input did not reach the value"
+
+
+def _out_for(e, args, m):
+    ref = run(e, args)
+    shape = np.asarray(ref).shape
+    if m == "out_int":
+        return np.zeros(shape, np.int64), ref
+    if m == "out_f32":
+        return np.zeros(shape, np.float32), ref
+    if m == "out_shape":
+        return np.zeros(shape[:-1] + (shape[-1] + 1,)), ref
+    if m == "out_readonly":
+        o = np.zeros(shape)
+        o.setflags(write=False)
+        return o, ref
+    if m == "out_alias":
+        first = next(k for k in e.arrays if args[k].shape == shape)
+        return args[first], ref
+    if m == "out_noncontig":
+        big = np.zeros(shape[:-1] + (2 * shape[-1],))
+        return big[..., ::2], ref
+    return np.zeros(shape).tolist(), ref
+
+
+@pytest.mark.parametrize("name,mut,arg", OUT_CASES)
+def test_out(name, mut, arg):
+    e = BY_NAME[name]
+    args = e.build()
+    out, ref = _out_for(e, args, mut)
+    alias = next((k for k in e.arrays if args[k] is out), None)
+    call_args = dict(args)
+    call_args[e.out] = out
+    if mut in ("out_int", "out_shape", "out_readonly", "out_list"):
+        with pytest.raises(ERRORS) as ei:
+            run(e, call_args, skip=(alias,) if alias else ())
+        check_message(e, ei.value, arg)
+        return
+    try:
+        res = run(e, call_args, skip=(alias,) if alias else ())
+    except ERRORS as err:
+        check_message(e, err, arg)
+        return
+    assert res is out
+    rtol = 1e-6 if out.dtype == np.float32 else 1e-12
+    np.testing.assert_allclose(out, ref, rtol=rtol, atol=1e-6 if out.dtype == np.float32 else 1e-14)
+
+
+@pytest.mark.parametrize("name,mut,arg", EMPTY_CASES)
+def test_empty(name, mut, arg):
+    e = BY_NAME[name]
+    args = e.build(n=0) if mut == "empty_n" else e.build(c=0)
+    try:
+        res = run(e, args)
+    except ERRORS as err:
+        check_message(e, err)
+        return
+    for a in flat(res):
+        assert a.dtype in (np.float32, np.float64)
+    if e.name.endswith(".grad") or e.name.endswith(".value_and_grad") or e.name.endswith(".backward"):
+        g = res[1] if e.name.endswith(".value_and_grad") else res
+        g = g if isinstance(g, tuple) else (g,)
+        preds = [args[k] for k in e.arrays if kind(e, k) != "lab"]
+        if not e.name.endswith(".backward"):
+            assert all(gi.shape == p.shape for gi, p in zip(g, preds)), "gradient shapes differ from the inputs'"
+
+
+def _huge(shape, k, c):
+    if k == "box":
+        return np.broadcast_to(np.array([0.0, 0.0, 1.0, 1.0]), shape)
+    from catalogue import scalar_of
+    return np.broadcast_to(np.asarray(scalar_of(k), dtype=np.int64 if k == "lab" else np.float64), shape)
+
+
+@pytest.mark.parametrize("name,mut,arg", HUGE_CASES)
+def test_huge(name, mut, arg):
+    e = BY_NAME[name]
+    args = e.build(n=2**60, c=2, mk=_huge)
+    with pytest.raises((MemoryError, ValueError)):
+        run(e, args)
+
+
+@pytest.mark.parametrize("name,mut,arg", PARAM_CASES)
+def test_bad_parameter(name, mut, arg):
+    e = BY_NAME[name]
+    kw, exc, pname = e.params[arg]
+    args = e.build()
+    with pytest.raises(exc) as ei:
+        run(e, args, **kw)
+    check_message(e, ei.value, pname)
+
+
+# ----------------------------------------------------------------------------- optimizers
+# (id, callable raising, expected exception, word the message must hold)
+
+def _attach(opt, ps, gs):
+    return lambda: opt.attach(ps, gs)
+
+
+def _optimizer_cases():
+    from nnmat.nn import optim
+    p = np.zeros((2, 3))
+    g = np.zeros((2, 3))
+    ro = np.zeros((2, 3))
+    ro.setflags(write=False)
+    return [
+        ("SGD-lr", lambda: optim.SGD(lr=-1.0), ValueError, "learning rate"),
+        ("SGD-lr-str", lambda: optim.SGD(lr="x"), TypeError, "lr"),
+        ("SGD-momentum", lambda: optim.SGD(momentum=-0.5), ValueError, "momentum"),
+        ("SGD-weight_decay", lambda: optim.SGD(weight_decay=-1.0), ValueError, "weight_decay"),
+        ("SGD-nesterov", lambda: optim.SGD(nesterov=True), ValueError, "Nesterov"),
+        ("Adam-lr-nan", lambda: optim.Adam(lr=float("nan")), ValueError, "learning rate"),
+        ("Adam-betas", lambda: optim.Adam(betas=(1.5, 0.9)), ValueError, "beta"),
+        ("Adam-betas-len", lambda: optim.Adam(betas=(0.9,)), (ValueError, TypeError), "betas"),
+        ("Adam-eps", lambda: optim.Adam(eps=-1.0), ValueError, "eps"),
+        ("AdamW-weight_decay", lambda: optim.AdamW(weight_decay=-1.0), ValueError, "weight_decay"),
+        ("attach-lengths", _attach(optim.SGD(), [p], []), ValueError, "gradient"),
+        ("attach-empty", _attach(optim.SGD(), [], []), ValueError, "empty"),
+        ("attach-shape", _attach(optim.SGD(), [p], [np.zeros((3, 2))]), ValueError, "shape"),
+        ("attach-int", _attach(optim.SGD(), [np.zeros((2, 3), int)], [np.zeros((2, 3), int)]), TypeError, "dtype"),
+        ("attach-mixed", _attach(optim.SGD(), [p], [g.astype(np.float32)]), TypeError, "dtype"),
+        ("attach-list", _attach(optim.SGD(), [[0.0, 1.0]], [[0.0, 1.0]]), TypeError, "numpy"),
+        ("attach-readonly", _attach(optim.SGD(), [ro], [g]), ValueError, "read-only"),
+        ("attach-noncontig", _attach(optim.SGD(), [np.zeros((2, 6))[:, ::2]], [np.zeros((2, 6))[:, ::2]]),
+         ValueError, "contiguous"),
+    ]
+
+
+OPT_CASES = _optimizer_cases()
+
+
+@pytest.mark.parametrize("case", OPT_CASES, ids=[c[0] for c in OPT_CASES])
+def test_optimizer_bad_input(case):
+    _, f, exc, word = case
+    with pytest.raises(exc) as ei:
+        f()
+    msg = str(ei.value)
+    assert word in msg and any(k in msg for k in ("SGD", "Adam", "AdamW")), msg
