@@ -126,15 +126,15 @@ SHAPE_CASES = _cases((e.name, "shape", a) for e in ENTRIES if _multi(e) for a in
 ZERO_D_CASES = _cases((e.name, "zero_d", a) for e in ENTRIES for a in e.arrays)
 REJECT_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays
                       for m in ("complex", "object", "str", "datetime"))
-CONVERT_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays for m in ("bool", "int", "list"))
+CONVERT_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays for m in ("bool", "int", "list", "float32", "float16"))
 LAYOUT_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays
-                      for m in ("noncontig", "negstride", "fortran", "broadcast", "readonly")
+                      for m in ("noncontig", "negstride", "fortran", "broadcast", "readonly", "bigendian", "unaligned")
                       if not (m == "fortran" and len(e.arrays[a][0](3, 4)) < 2))
 NONFINITE_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays if kind(e, a) != "lab"
                          for m in ("nan", "inf", "-inf"))
 OUT_CASES = _cases((e.name, m, e.out) for e in ENTRIES if e.out
                    for m in ("out_int", "out_f32", "out_shape", "out_readonly", "out_alias", "out_noncontig",
-                             "out_list"))
+                             "out_list", "out_overlap+1", "out_overlap-1", "out_overlap+row"))
 EMPTY_CASES = _cases((e.name, m, "-") for e in ENTRIES for m in ("empty_n", "empty_c")
                      if not (m == "empty_c" and e.no_empty_c))
 HUGE_CASES = _cases((e.name, "huge", "-") for e in ENTRIES)
@@ -205,6 +205,11 @@ def _converted(e, arg, orig, m):
     k = kind(e, arg)
     if m == "list":
         return orig.tolist(), orig
+    if m in ("float32", "float16") and k != "lab":   # promoted as numpy promotes (float16 -> float32)
+        v = orig.astype(m)
+        return v, v.astype(np.float64)
+    if m in ("float32", "float16"):
+        return orig.astype(np.int16), orig      # another integer type for labels
     if k == "lab":
         v = orig.astype(np.bool_) if m == "bool" else orig.astype(np.uint8)
         return v, v.astype(np.int64)
@@ -235,6 +240,11 @@ def test_converted_input(name, mut, arg):
             return
     else:
         res = run(e, args)
+    if mut in ("float32", "float16") and kind(e, arg) != "lab":
+        # float64 when another input is float64; float32 when it is the only float input
+        if [k for k in e.arrays if kind(e, k) != "lab"] == [arg]:
+            assert_same(res, run(e, ref_args), rtol=2e-5, atol=1e-6)
+            return
     assert_same(res, run(e, ref_args))
 
 
@@ -249,6 +259,13 @@ def _layout(orig, m):
         return np.asfortranarray(orig)
     if m == "broadcast":
         return np.broadcast_to(orig[:1], orig.shape)
+    if m == "bigendian":
+        return orig.astype(orig.dtype.newbyteorder(">" if orig.dtype.byteorder != ">" else "<"))
+    if m == "unaligned":   # data one byte off the item alignment
+        raw = np.zeros(orig.nbytes + 1, np.uint8)
+        v = raw[1:].view(orig.dtype).reshape(orig.shape)
+        v[...] = orig
+        return v
     v = orig.copy()
     v.setflags(write=False)
     return v
@@ -309,8 +326,21 @@ def _out_for(e, args, m):
 def test_out(name, mut, arg):
     e = BY_NAME[name]
     args = e.build()
-    out, ref = _out_for(e, args, mut)
-    alias = next((k for k in e.arrays if args[k] is out), None)
+    if mut.startswith("out_overlap"):
+        ref = run(e, args)
+        # out and the first input of the result's shape share a buffer, shifted (partial overlap)
+        first = next(k for k in e.arrays if args[k].shape == np.shape(ref))
+        x = args[first]
+        shift = {"out_overlap+1": 1, "out_overlap-1": -1}.get(mut, x.shape[-1])
+        buf = np.zeros(x.size + abs(shift))
+        xv = buf[max(-shift, 0): max(-shift, 0) + x.size].reshape(x.shape)
+        out = buf[max(shift, 0): max(shift, 0) + x.size].reshape(x.shape)
+        xv[...] = x
+        args[first] = xv
+        alias = first
+    else:
+        out, ref = _out_for(e, args, mut)
+        alias = next((k for k in e.arrays if args[k] is out), None)
     call_args = dict(args)
     call_args[e.out] = out
     if mut in ("out_int", "out_shape", "out_readonly", "out_list"):
