@@ -448,3 +448,106 @@ def test_optimizer_bad_input(case):
         f()
     msg = str(ei.value)
     assert word in msg and any(k in msg for k in ("SGD", "Adam", "AdamW")), msg
+
+
+# ----------------------------------------------------------------------------- special values vs torch
+# NaN, +-inf, huge, tiny and subnormal values through every element-wise activation and
+# the element-wise losses ('none'), compared with torch (NaN where torch gives NaN).
+
+SPECIAL = [np.nan, np.inf, -np.inf, 0.0, -0.0, 1.0, -1.0, 30.0, -30.0, 1e300, -1e300, 1e-310, -1e-310, 3.5, -3.5, 88.0]
+
+
+def _special(dt):
+    with np.errstate(over="ignore"):
+        return np.array(SPECIAL, dtype=dt)
+
+
+def _torch_activation(name, torch):
+    F = torch.nn.functional
+    return {
+        "sigmoid": torch.sigmoid, "tanh": torch.tanh, "relu": F.relu, "leaky_relu": F.leaky_relu, "elu": F.elu,
+        "selu": F.selu, "gelu": F.gelu, "silu": F.silu, "softplus": F.softplus, "mish": F.mish,
+        "hardtanh": F.hardtanh, "hardsigmoid": F.hardsigmoid, "hardswish": F.hardswish,
+        "softmax": lambda t: F.softmax(t, -1), "log_softmax": lambda t: F.log_softmax(t, -1),
+    }[name]
+
+
+ACT_TORCH = [n for n in __import__("nnmat").activations.__all__[1:] if n != "sparsemax"]
+
+
+def _rtol(dt):
+    return 2e-5 if dt == np.float32 else 1e-10
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("name", ACT_TORCH)
+def test_special_values_activation_vs_torch(name, dt):
+    torch = pytest.importorskip("torch")
+    from nnmat import activations as A
+    x = _special(dt)
+    if name in ("softmax", "log_softmax"):   # one special value per row, with ordinary neighbours
+        x = np.stack([np.array([v, 0.5, -1.0], dtype=dt) for v in x])
+    got = getattr(A, name)(x)
+    if name == "gelu":
+        # x Phi(x) in exact float64 arithmetic: torch gives NaN at +inf in float32 and
+        # underflows to -0 early (gelu(-30) = -1.47e-196, torch: -0.0); nnmat is right there
+        import math
+        with np.errstate(invalid="ignore"):
+            want = np.array([v * 0.5 * math.erfc(-v / math.sqrt(2)) if not np.isnan(v) else np.nan
+                             for v in x.astype(np.float64)]).astype(dt)
+    else:
+        want = _torch_activation(name, torch)(torch.from_numpy(x.copy())).numpy()
+    np.testing.assert_array_equal(np.isnan(got), np.isnan(want), err_msg=f"{name}: NaN pattern differs from torch")
+    np.testing.assert_allclose(got, want, rtol=_rtol(dt), atol=1e-300 if dt == np.float64 else 1e-37, equal_nan=True)
+
+
+def _torch_loss(name, torch):
+    F = torch.nn.functional
+    return {
+        "mse_loss": F.mse_loss, "l1_loss": F.l1_loss, "huber_loss": F.huber_loss,
+        "smooth_l1_loss": F.smooth_l1_loss, "binary_cross_entropy_with_logits": F.binary_cross_entropy_with_logits,
+        "kl_div": F.kl_div,
+    }[name]
+
+
+LOSS_TORCH = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy_with_logits", "kl_div"]
+
+
+@pytest.mark.parametrize("dt", [np.float32, np.float64])
+@pytest.mark.parametrize("which", ["input", "target"])
+@pytest.mark.parametrize("name", LOSS_TORCH)
+def test_special_values_loss_vs_torch(name, which, dt):
+    torch = pytest.importorskip("torch")
+    from nnmat import losses as L
+    s = _special(dt)
+    if name == "binary_cross_entropy_with_logits" and which == "target":
+        s = s[np.isnan(s) | ((s >= 0) & (s <= 1))]   # targets are probabilities: outside [0, 1] is garbage in
+    other = np.resize(np.array([0.25, 0.75, 0.5, 0.0, 1.0], dtype=dt), s.shape)
+    x, y = (s, other) if which == "input" else (other, s)
+    f = getattr(L, name)
+    tf = _torch_loss(name, torch)
+    tx = torch.from_numpy(x.copy()).requires_grad_(True)
+    tv = tf(tx, torch.from_numpy(y.copy()), reduction="none")
+    tv.backward(torch.ones_like(tv))
+    val, grad = f.value_and_grad(x, y, reduction="none")
+    if name == "binary_cross_entropy_with_logits" and which == "input":
+        # exact form y softplus(-x) + (1 - y) softplus(x): at x = -inf it is +inf (torch: NaN)
+        def softplus(z):
+            with np.errstate(over="ignore", invalid="ignore"):
+                return np.maximum(z, 0) + np.log1p(np.exp(-np.abs(z)))
+        xd, yd = x.astype(np.float64), y.astype(np.float64)
+        with np.errstate(invalid="ignore", over="ignore"):
+            ref_v = yd * softplus(-xd) + np.where(yd == 1, 0.0, (1 - yd) * softplus(xd))
+            ref_g = 1 / (1 + np.exp(-xd)) - yd
+        # where torch's form gives NaN (x = +inf, y = 1: 0 * inf) either answer is accepted
+        tnan = np.isnan(tv.detach().numpy())
+        ref_v = np.where(tnan & np.isnan(val), np.nan, ref_v)
+        tv = torch.from_numpy(ref_v.astype(dt))
+        tx.grad = torch.from_numpy(ref_g.astype(dt))
+    for got, want, what in ((val, tv.detach().numpy(), "value"), (grad, tx.grad.numpy(), "gradient")):
+        np.testing.assert_array_equal(np.isnan(got), np.isnan(want),
+                                      err_msg=f"{name} {what}: NaN pattern differs from torch")
+        np.testing.assert_allclose(got, want, rtol=_rtol(dt), atol=1e-300 if dt == np.float64 else 1e-37,
+                                   equal_nan=True, err_msg=f"{name} {what}")
+    # the sum of a loss with a NaN element is NaN
+    assert np.isnan(f(x, y, reduction="sum")) == bool(np.isnan(tv.detach().numpy()).any())
