@@ -110,10 +110,15 @@ def _loss_entries(name: str, arrays, kwargs=None, params=(), free_shape=(), nan_
     f = getattr(L, name)
     params = list(params)
     if reduction:
-        params.append(({"reduction": "avg"}, ValueError, "reduction"))
+        params += [({"reduction": "avg"}, ValueError, "reduction"), ({"reduction": None}, ValueError, "reduction")]
+    # the upstream gradient of .grad / .value_and_grad: wrong shape, not a number
+    gparams = params + [({"grad_output": np.ones(7)}, ValueError, "grad_output"),
+                        ({"grad_output": "x"}, (TypeError, ValueError), "grad_output"),
+                        ({"grad_output": np.ones(7, complex)}, (TypeError, ValueError), "grad_output")]
     out = []
     for suffix, fn, rv in (("", f, True), (".grad", f.grad, False), (".value_and_grad", f.value_and_grad, True)):
-        out.append(Entry(name + suffix, fn, name, dict(arrays), dict(kwargs or {}), params=params,
+        out.append(Entry(name + suffix, fn, name, dict(arrays), dict(kwargs or {}),
+                         params=params if suffix == "" else gparams,
                          free_shape=free_shape, returns_value=rv, nan_free=nan_free, no_empty_c=no_empty_c,
                          mismatch_axis=dict(mismatch_axis or {})))
     return out
@@ -123,7 +128,7 @@ def _activation_entries(name: str, params=(), softmax_like=False):
     f = getattr(A, name)
     params = list(params)
     if softmax_like:
-        params.append(({"axis": 5}, (ValueError, IndexError), "axis"))
+        params += [({"axis": 5}, (ValueError, IndexError), "axis"), ({"axis": 1.5}, TypeError, "axis")]
     fwd = Entry(name, f, name, {"x": (_fixed, "f")}, out="out", out_shape=_fixed, params=params)
     bwd = Entry(name + ".backward", f.backward, name, {"x": (_fixed, "f"), "grad_output": (_fixed, "f")},
                 params=params, returns_value=False)

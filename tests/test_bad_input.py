@@ -551,3 +551,40 @@ def test_special_values_loss_vs_torch(name, which, dt):
                                    equal_nan=True, err_msg=f"{name} {what}")
     # the sum of a loss with a NaN element is NaN
     assert np.isnan(f(x, y, reduction="sum")) == bool(np.isnan(tv.detach().numpy()).any())
+
+
+# ----------------------------------------------------------------------------- past 32 bits
+# Zero-stride views of (2**16, 2**16 + 1) elements (boxes: 2**32 + 1 rows), run in a child
+# process under a 3 GiB address-space limit (tests/_huge32_child.py): a function must raise
+# MemoryError (or a clear ValueError) when it would materialise them, or compute the exact
+# result when it can work on the views in place (linear does, in ~15 s: only with
+# NNMAT_TEST_HUGE_SLOW=1), within 20 s, without a crash.
+
+@pytest.fixture(scope="module")
+def huge32_outcomes():
+    import json
+    import subprocess
+    env = dict(os.environ)
+    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
+    env["OMP_NUM_THREADS"] = "1"
+    p = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "_huge32_child.py")],
+                       capture_output=True, text=True, env=env, timeout=300)
+    outcomes = {}
+    for line in p.stdout.splitlines():
+        name, outcome = json.loads(line)
+        outcomes[name] = outcome
+    return outcomes, p.returncode, p.stderr[-2000:]
+
+
+HUGE32_CASES = _cases((e.name, "huge32", "-") for e in ENTRIES)
+
+
+@pytest.mark.parametrize("name,mut,arg", HUGE32_CASES)
+def test_huge32(name, mut, arg, huge32_outcomes):
+    outcomes, rc, err = huge32_outcomes
+    assert name in outcomes, f"the child process died before {name} (rc {rc}): {err}"
+    outcome = outcomes[name]
+    if outcome == "skip":
+        pytest.skip("slow (~15 s): set NNMAT_TEST_HUGE_SLOW=1")
+    assert outcome == "ok" or outcome.startswith(("MemoryError", "ValueError")), outcome
