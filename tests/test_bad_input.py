@@ -131,14 +131,15 @@ LAYOUT_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays
                       for m in ("noncontig", "negstride", "fortran", "broadcast", "readonly", "bigendian", "unaligned")
                       if not (m == "fortran" and len(e.arrays[a][0](3, 4)) < 2))
 NONFINITE_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays if kind(e, a) != "lab"
-                         for m in ("nan", "inf", "-inf"))
+                         for m in ("nan", "inf"))   # -inf: in the special-values tests below
 OUT_CASES = _cases((e.name, m, e.out) for e in ENTRIES if e.out
                    for m in ("out_int", "out_f32", "out_shape", "out_readonly", "out_alias", "out_noncontig",
                              "out_list", "out_overlap+1", "out_overlap-1", "out_overlap+row"))
 EMPTY_CASES = _cases((e.name, m, "-") for e in ENTRIES for m in ("empty_n", "empty_c")
                      if not (m == "empty_c" and e.no_empty_c))
 HUGE_CASES = _cases((e.name, "huge", "-") for e in ENTRIES)
-PARAM_CASES = _cases((e.name, "param", i) for e in ENTRIES for i in range(len(e.params)))
+PARAM_CASES = _cases((e.name, "param", f"{i}:{'/'.join(f'{k}={v!r}' for k, v in p[0].items())}")
+                     for e in ENTRIES for i, p in enumerate(e.params))
 
 
 @pytest.mark.parametrize("name,mut,arg", SHAPE_CASES)
@@ -369,6 +370,9 @@ def test_empty(name, mut, arg):
         return
     for a in flat(res):
         assert a.dtype in (np.float32, np.float64)
+    if "x" in e.arrays and (e.out == "out" and e.name != "matmul" or e.name.endswith(".backward")
+                            and e.fname in __import__("nnmat").activations.__all__):
+        assert np.shape(res) == args["x"].shape, "an activation must keep the (empty) shape"
     if e.name.endswith(".grad") or e.name.endswith(".value_and_grad") or e.name.endswith(".backward"):
         g = res[1] if e.name.endswith(".value_and_grad") else res
         g = g if isinstance(g, tuple) else (g,)
@@ -395,7 +399,7 @@ def test_huge(name, mut, arg):
 @pytest.mark.parametrize("name,mut,arg", PARAM_CASES)
 def test_bad_parameter(name, mut, arg):
     e = BY_NAME[name]
-    kw, exc, pname = e.params[arg]
+    kw, exc, pname = e.params[int(arg.split(":")[0])]
     args = e.build()
     with pytest.raises(exc) as ei:
         run(e, args, **kw)
@@ -588,3 +592,30 @@ def test_huge32(name, mut, arg, huge32_outcomes):
     if outcome == "skip":
         pytest.skip("slow (~15 s): set NNMAT_TEST_HUGE_SLOW=1")
     assert outcome == "ok" or outcome.startswith(("MemoryError", "ValueError")), outcome
+
+
+# ----------------------------------------------------------------------------- empty batches vs torch
+
+EMPTY_TORCH = ["mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "binary_cross_entropy_with_logits", "kl_div",
+               "binary_cross_entropy", "cross_entropy", "nll_loss"]
+
+
+@pytest.mark.parametrize("reduction", ["mean", "sum", "none"])
+@pytest.mark.parametrize("name", EMPTY_TORCH)
+def test_empty_batch_vs_torch(name, reduction):
+    torch = pytest.importorskip("torch")
+    from nnmat import losses as L
+    x = np.zeros((0, 3))
+    y = np.zeros((0,), np.int64) if name in ("cross_entropy", "nll_loss") else np.zeros((0, 3))
+    tx = torch.from_numpy(x).requires_grad_(True)
+    tf = getattr(torch.nn.functional, name)
+    import warnings
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")   # torch's kl_div 'mean' warning
+        tv = tf(tx, torch.from_numpy(y), reduction=reduction)
+    tv.backward(torch.ones_like(tv))
+    val, grad = getattr(L, name).value_and_grad(x, y, reduction=reduction)
+    want = tv.detach().numpy()
+    np.testing.assert_array_equal(np.asarray(val), want)   # NaN for 'mean' (0/0), 0 for 'sum', (0,) for 'none'
+    assert np.shape(val) == want.shape
+    assert grad.shape == x.shape
