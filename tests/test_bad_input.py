@@ -137,6 +137,8 @@ OUT_CASES = _cases((e.name, m, e.out) for e in ENTRIES if e.out
                              "out_list", "out_overlap+1", "out_overlap-1", "out_overlap+row"))
 EMPTY_CASES = _cases((e.name, m, "-") for e in ENTRIES for m in ("empty_n", "empty_c")
                      if not (m == "empty_c" and e.no_empty_c))
+LABEL_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays if kind(e, a) == "lab"
+                     for m in ("uint64_wrap", "too_big", "negative"))
 HUGE_CASES = _cases((e.name, "huge", "-") for e in ENTRIES)
 PARAM_CASES = _cases((e.name, "param", f"{i}:{'/'.join(f'{k}={v!r}' for k, v in p[0].items())}")
                      for e in ENTRIES for i, p in enumerate(e.params))
@@ -619,3 +621,30 @@ def test_empty_batch_vs_torch(name, reduction):
     np.testing.assert_array_equal(np.asarray(val), want)   # NaN for 'mean' (0/0), 0 for 'sum', (0,) for 'none'
     assert np.shape(val) == want.shape
     assert grad.shape == x.shape
+
+
+# Labels: a uint64 label beyond int64 must not wrap (2**64 - 100 would become -100, the
+# ignore_index); labels out of [0, C) raise IndexError where they index something.
+FREE_LABELS = ("batch_contrastive_loss", "angular_loss")   # labels only compared: any integer is fine
+
+
+@pytest.mark.parametrize("name,mut,arg", LABEL_CASES)
+def test_labels(name, mut, arg):
+    e = BY_NAME[name]
+    args = e.build()
+    lab = args[arg]
+    if mut == "uint64_wrap":
+        lab = lab.astype(np.uint64)
+        lab[-1] = 2**64 - 100
+    else:
+        lab = lab.copy()
+        lab[-1] = 99 if mut == "too_big" else -5
+    args[arg] = lab
+    if mut != "uint64_wrap" and name.split(".")[0] in FREE_LABELS:
+        ref = dict(args)
+        ref[arg] = np.where(lab == lab[-1], 2, lab)   # the same partition of the batch
+        assert_same(run(e, args), run(e, ref))
+        return
+    with pytest.raises(IndexError) as ei:
+        run(e, args)
+    check_message(e, ei.value, arg, "label", "Target")

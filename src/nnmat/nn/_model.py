@@ -13,7 +13,7 @@ import numpy as np
 from . import _layers
 from ._callbacks import Callback, History, Progress
 from ._layers import DENSE, Dense, Dropout, Flatten, Layer
-from ..losses._base import asarray
+from ..losses._base import asarray, int64_labels
 from ._losses import NET_CE, NET_EW, NET_NLL, Loss, get_loss
 
 
@@ -250,7 +250,7 @@ class Sequential(Layer):
                 raise TypeError(f"{who}: class-index targets must be integers, got non-integral {y.dtype} values")
         elif y.dtype.kind not in "iub":
             raise TypeError(f"{who}: class-index targets must be integers, got dtype {y.dtype}")
-        yi = np.ascontiguousarray(y, dtype=np.int64)
+        yi = int64_labels(who, "y", y)
         bad = (yi != ignore) & ((yi < 0) | (yi >= C))
         if bad.any():
             v = int(yi[np.argmax(bad)])
