@@ -124,8 +124,10 @@ def _multi(e):
 
 SHAPE_CASES = _cases((e.name, "shape", a) for e in ENTRIES if _multi(e) for a in e.arrays if a not in e.free_shape)
 ZERO_D_CASES = _cases((e.name, "zero_d", a) for e in ENTRIES for a in e.arrays)
+OPTIONAL = ("weight", "pos_weight", "bias")   # None means "no weight / no bias" there
 REJECT_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays
-                      for m in ("complex", "object", "str", "datetime"))
+                      for m in ("complex", "object", "str", "datetime", "none", "ragged", "dict")
+                      if not (m == "none" and a in OPTIONAL))
 CONVERT_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays for m in ("bool", "int", "list", "float32", "float16"))
 LAYOUT_CASES = _cases((e.name, m, a) for e in ENTRIES for a in e.arrays
                       for m in ("noncontig", "negstride", "fortran", "broadcast", "readonly", "bigendian", "unaligned")
@@ -186,6 +188,12 @@ def _rejected(orig, m):
         return orig.astype(object)
     if m == "str":
         return np.full(orig.shape, "a")
+    if m == "none":
+        return None
+    if m == "ragged":
+        return [[1.0, 2.0], [3.0]]
+    if m == "dict":
+        return {"a": 1.0}
     return np.zeros(orig.shape, "datetime64[s]")
 
 
@@ -648,3 +656,33 @@ def test_labels(name, mut, arg):
     with pytest.raises(IndexError) as ei:
         run(e, args)
     check_message(e, ei.value, arg, "label", "Target")
+
+
+# inplace=True (element-wise activations that have it): bad x
+INPLACE = [n for n in __import__("nnmat").activations.__all__[1:]
+           if "inplace" in __import__("inspect").signature(getattr(__import__("nnmat").activations, n)).parameters]
+
+
+@pytest.mark.parametrize("bad", ["readonly", "int", "list", "noncontig"])
+@pytest.mark.parametrize("name", INPLACE)
+def test_inplace_bad_x(name, bad):
+    from nnmat import activations as A
+    f = getattr(A, name)
+    x = make((3, 4), "f")
+    ref = f(x)
+    if bad == "noncontig":   # accepted: written back into the view
+        big = np.zeros((3, 8))
+        v = big[:, ::2]
+        v[...] = x
+        assert f(v, inplace=True) is v
+        np.testing.assert_array_equal(v, ref)
+        np.testing.assert_array_equal(big[:, 1::2], 0.0)
+        return
+    v = {"readonly": x.copy(), "int": np.rint(x).astype(int), "list": x.tolist()}[bad]
+    if bad == "readonly":
+        v.setflags(write=False)
+    before = _snapshot(v)
+    with pytest.raises((TypeError, ValueError)) as ei:
+        f(v, inplace=True)
+    assert name in str(ei.value) and "x" in str(ei.value)
+    assert _unchanged(before, v)

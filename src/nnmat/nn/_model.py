@@ -17,6 +17,19 @@ from ..losses._base import asarray, int64_labels
 from ._losses import NET_CE, NET_EW, NET_NLL, Loss, get_loss
 
 
+def _array(who: str, name: str, v: Any) -> np.ndarray:
+    """v as a numpy array of real numbers (bool, int, float), or TypeError naming who and name."""
+    if v is None:
+        raise TypeError(f"{who}: {name} must be an array, got None")
+    try:
+        a = np.asarray(v)
+    except (ValueError, TypeError) as e:   # ragged lists and the like
+        raise TypeError(f"{who}: {name} cannot be converted to an array: {e}") from None
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: {name} must be an array of real numbers, got dtype {a.dtype}")
+    return a
+
+
 def _positive_int(v: Any, name: str, who: str) -> int:
     if isinstance(v, (bool, np.bool_)) or not isinstance(v, numbers.Integral) or v <= 0:
         raise ValueError(f"{who}: {name} must be a positive integer, got {v!r}")
@@ -172,7 +185,7 @@ class Sequential(Layer):
         return net
 
     def _prepare_x(self, x: Any, who: str, finite: bool = False) -> np.ndarray:
-        x = np.asarray(x)
+        x = _array(who, "x", x)
         if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) \
                 or np.iscomplexobj(x):
             raise TypeError(f"{who}: x must be an array of real numbers, got dtype {x.dtype}")
@@ -240,7 +253,7 @@ class Sequential(Layer):
 
     # -- targets --------------------------------------------------------------
     def _class_targets(self, y: Any, n: int, C: int, ignore: int, who: str) -> np.ndarray:
-        y = np.asarray(y)
+        y = _array(who, "y", y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.shape != (n,):
@@ -258,7 +271,7 @@ class Sequential(Layer):
         return yi
 
     def _value_targets(self, y: Any, n: int, C: int, who: str, hinge: bool = False) -> np.ndarray:
-        y = np.asarray(y)
+        y = _array(who, "y", y)
         if y.ndim == 1 and C == 1:
             y = y.reshape(n if y.shape[0] == n else -1, 1)
         if y.shape != (n, C):
@@ -275,7 +288,7 @@ class Sequential(Layer):
     def _sample_weight(self, sw: Any, n: int, who: str) -> Optional[np.ndarray]:
         if sw is None:
             return None
-        sw = np.asarray(sw)
+        sw = _array(who, "sample_weight", sw)
         if sw.shape != (n,):
             raise ValueError(f"{who}: sample_weight must have shape ({n},), got {sw.shape}")
         if not (np.issubdtype(sw.dtype, np.number) or sw.dtype == np.bool_) or np.iscomplexobj(sw):
@@ -290,7 +303,7 @@ class Sequential(Layer):
         C = self._network_out()
         native = loss._native()
         if native is not None and native[0] in (NET_CE, NET_NLL):
-            y_arr = np.asarray(y)
+            y_arr = _array(who, "y", y)
             if y_arr.ndim == 2 and y_arr.shape == (n, C) and C > 1 and y_arr.dtype.kind == "f":
                 return None, None, None, y_arr   # probability targets: the Python path
             yi = self._class_targets(y, n, C, native[5], who)
@@ -300,7 +313,7 @@ class Sequential(Layer):
 
             yv = self._value_targets(y, n, C, who, hinge=native[1] in (HINGE, SQUARED_HINGE))
             return native, None, yv, yv
-        y_arr = np.asarray(y)
+        y_arr = _array(who, "y", y)
         if y_arr.shape[:1] != (n,):
             raise ValueError(f"{who}: y has {y_arr.shape[0] if y_arr.ndim else 0} samples, x has {n}")
         if y_arr.ndim == 1 and C == 1 and y_arr.dtype.kind == "f":
@@ -495,7 +508,7 @@ class Sequential(Layer):
 
         x2 = self._prepare_x(x, who, finite=True)
         n_all = x2.shape[0]
-        y_all = np.asarray(y)
+        y_all = _array(who, "y", y)
         if y_all.ndim == 0 or y_all.shape[0] != n_all:
             raise ValueError(f"fit: x has {n_all} samples but y has "
                              f"{y_all.shape[0] if y_all.ndim else 'no'} samples")
