@@ -686,3 +686,17 @@ def test_inplace_bad_x(name, bad):
         f(v, inplace=True)
     assert name in str(ei.value) and "x" in str(ei.value)
     assert _unchanged(before, v)
+
+
+# gemm: c (read with beta != 0, then written) aliasing an operand, possibly transposed
+@pytest.mark.parametrize("which", ["a", "b", "a.T"])
+def test_gemm_c_aliases_operand(which):
+    import nnmat
+    rng = np.random.default_rng(5)
+    a, b = rng.standard_normal((4, 4)), rng.standard_normal((4, 4))
+    trans_a = which == "a.T"
+    want = 2.0 * ((a.T if trans_a else a) @ b) + 0.5 * (b if which == "b" else a)
+    c = (b if which == "b" else a).copy()
+    args = (a, c) if which == "b" else (c, b)
+    assert nnmat.gemm(*args, c, alpha=2.0, beta=0.5, trans_a=trans_a) is c
+    np.testing.assert_allclose(c, want, rtol=1e-12, atol=1e-12)
