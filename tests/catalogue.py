@@ -68,13 +68,11 @@ class Entry:
     arrays: Dict[str, Tuple[Shape, str]]
     kwargs: Dict[str, Any] = field(default_factory=dict)
     out: Optional[str] = None       # name of its output argument (out=, gemm's c)
-    out_shape: Optional[Shape] = None
     free_shape: Sequence[str] = ()  # array args whose shape may differ from the others'
     params: List[Tuple[Dict[str, Any], type, str]] = field(default_factory=list)
     returns_value: bool = True      # its result holds a forward value (NaN must propagate)
     nan_free: Sequence[str] = ()    # args whose NaN need not reach the value
     mutable: Sequence[str] = ()     # args the function may write to
-    factory: Optional[Callable[[], Any]] = None   # fresh object for methods (nn)
     no_empty_c: bool = False        # the c dimension is fixed (boxes)
     mismatch_axis: Dict[str, int] = field(default_factory=dict)  # axis to resize for a mismatch (default -1)
     finite_only: bool = False       # refuses NaN/inf with a clear ValueError (training entry points)
@@ -129,7 +127,7 @@ def _activation_entries(name: str, params=(), softmax_like=False):
     params = list(params)
     if softmax_like:
         params += [({"axis": 5}, (ValueError, IndexError), "axis"), ({"axis": 1.5}, TypeError, "axis")]
-    fwd = Entry(name, f, name, {"x": (_fixed, "f")}, out="out", out_shape=_fixed, params=params)
+    fwd = Entry(name, f, name, {"x": (_fixed, "f")}, out="out", params=params)
     bwd = Entry(name + ".backward", f.backward, name, {"x": (_fixed, "f"), "grad_output": (_fixed, "f")},
                 params=params, returns_value=False)
     return [fwd, bwd]
@@ -139,9 +137,9 @@ def _entries() -> List[Entry]:
     E: List[Entry] = []
     # -------------------------------------------------------------- GEMM
     E.append(Entry("matmul", nnmat.matmul, "matmul", {"a": (_fixed, "f"), "b": (lambda n, c: (c, c), "f")},
-                   out="out", out_shape=_fixed, mismatch_axis={"b": 0}))
+                   out="out", mismatch_axis={"b": 0}))
     E.append(Entry("gemm", nnmat.gemm, "gemm", {"a": (_fixed, "f"), "b": (lambda n, c: (c, c), "f")},
-                   out="c", out_shape=_fixed, mismatch_axis={"b": 0},
+                   out="c", mismatch_axis={"b": 0},
                    params=[({"alpha": "x"}, TypeError, "alpha"), ({"beta": None}, TypeError, "beta")]))
     E.append(Entry("linear", nnmat.linear, "linear",
                    {"x": (_fixed, "f"), "weight": (lambda n, c: (3, c), "f"), "bias": (lambda n, c: (3,), "f")},
