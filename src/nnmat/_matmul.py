@@ -34,6 +34,17 @@ def _float_dtype(func: str, *arrays: Any) -> np.dtype:
     raise TypeError(f"{func}: expected real floating-point (or integer/bool) data, got dtype {dt}")
 
 
+def _array(func: str, name: str, x: Any, kinds: str = "biuf") -> np.ndarray:
+    """np.asarray(x), or TypeError naming func and name (ragged lists, None, other dtypes)."""
+    try:
+        a = np.asarray(x)
+    except (ValueError, TypeError) as e:   # ragged nested lists and the like
+        raise TypeError(f"{func}: {name} cannot be converted to an array: {e}") from None
+    if a.dtype.kind not in kinds:
+        raise TypeError(f"{func}: {name} must be a real numeric array, got dtype {a.dtype}")
+    return a
+
+
 def _as(x: np.ndarray, dt: np.dtype) -> np.ndarray:
     """x as dtype dt, native byte order, strides a multiple of the item size (at most one copy)."""
     x = x.astype(dt, copy=False)
@@ -42,11 +53,11 @@ def _as(x: np.ndarray, dt: np.dtype) -> np.ndarray:
     return x
 
 
-def _check_out(out: Any, func: str) -> np.ndarray:
+def _check_out(out: Any, func: str, name: str = "out") -> np.ndarray:
     if not isinstance(out, np.ndarray):
-        raise TypeError(f"{func}: out must be a numpy.ndarray, got {type(out).__name__}")
+        raise TypeError(f"{func}: {name} must be a numpy.ndarray, got {type(out).__name__}")
     if not out.flags.writeable:
-        raise ValueError(f"{func}: out is read-only")
+        raise ValueError(f"{func}: {name} is read-only")
     return out
 
 
@@ -88,19 +99,20 @@ def matmul(a: Any, b: Any, out: Optional[np.ndarray] = None) -> Any:
 
 
 def _matmul_general(a: Any, b: Any, out: Optional[np.ndarray]) -> Any:
-    a = np.asarray(a)
-    b = np.asarray(b)
+    a = _array("matmul", "a", a, "biufc")   # complex: numpy.matmul's job (below)
+    b = _array("matmul", "b", b, "biufc")
     for i, x in enumerate((a, b)):
         if x.ndim == 0:
             raise ValueError(
                 f"matmul: Input operand {i} does not have enough dimensions (has 0, gufunc core "
                 f"with signature {_SIGNATURE} requires 1)"
             )
-    if a.dtype == object or b.dtype == object:
-        raise TypeError("matmul: object arrays are not supported; convert to a numeric dtype first")
     if out is not None:
         out = _check_out(out, "matmul")
-    dt = np.result_type(a, b)
+    try:
+        dt = np.result_type(a, b)
+    except TypeError:
+        raise TypeError(f"matmul: unsupported operand dtypes {a.dtype} and {b.dtype}") from None
     if dt.kind in "biu" or dt not in (_F32, _F64):
         # Not a float32/float64 computation (integers, complex, float16, ...): numpy's job.
         return np.matmul(a, b) if out is None else np.matmul(a, b, out=out)
@@ -206,8 +218,8 @@ def gemm(
     ndarray
         ``c``.
     """
-    a = np.asarray(a)
-    b = np.asarray(b)
+    a = _array("gemm", "a", a)
+    b = _array("gemm", "b", b)
     for name, x in (("a", a), ("b", b)):
         if x.ndim != 2:
             raise ValueError(f"gemm: {name} must be 2-D, got shape {x.shape}")
@@ -216,7 +228,7 @@ def gemm(
     if c is None:
         dt = _float_dtype("gemm", a, b)
     else:
-        c = _check_out(c, "gemm")
+        c = _check_out(c, "gemm", "c")
         if c.dtype not in (_F32, _F64):
             raise TypeError(f"gemm: c must be float32 or float64, got dtype {c.dtype}")
         if c.ndim != 2:
@@ -279,8 +291,8 @@ def linear(x: Any, weight: Any, bias: Any = None, activation: Any = None) -> np.
         In the promoted float dtype of the inputs (float32 when all are float32).
     """
     act = _activation_id(activation)
-    x = np.asarray(x)
-    weight = np.asarray(weight)
+    x = _array("linear", "x", x)
+    weight = _array("linear", "weight", weight)
     if weight.ndim != 2:
         raise ValueError(f"linear: weight must be 2-D (out_features, in_features), got shape {weight.shape}")
     if x.ndim < 1:
@@ -291,7 +303,7 @@ def linear(x: Any, weight: Any, bias: Any = None, activation: Any = None) -> np.
             f"linear: x has {x.shape[-1]} features in its last dimension but weight expects "
             f"{in_features}: shapes {x.shape} and {weight.shape} cannot be multiplied"
         )
-    arrays = (x, weight) if bias is None else (x, weight, np.asarray(bias))
+    arrays = (x, weight) if bias is None else (x, weight, _array("linear", "bias", bias))
     dt = _float_dtype("linear", *arrays)
     if bias is not None:
         bias = _as(np.asarray(bias), dt)

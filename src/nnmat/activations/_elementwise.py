@@ -84,6 +84,8 @@ def _inplace_out(fn: str, x: Any, inplace: bool, out: Optional[np.ndarray]):
         raise ValueError(f"{fn}: pass either inplace=True or out=, not both")
     if not isinstance(x, np.ndarray) or x.dtype not in (np.float32, np.float64):
         raise TypeError(f"{fn}: inplace=True needs x to be a float32 or float64 numpy array")
+    if not x.flags.writeable:
+        raise ValueError(f"{fn}: inplace=True needs a writeable x, but x is read-only")
     return x
 
 

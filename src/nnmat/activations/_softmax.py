@@ -31,6 +31,12 @@ def _view(fn: str, shape: tuple, axis: Any):
     return outer, int(shape[axis]), inner
 
 
+def _same_memory(a: np.ndarray, b: np.ndarray) -> bool:
+    """a and b are the same elements (in place); a partial overlap is not."""
+    return (a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+            and a.shape == b.shape and a.strides == b.strides)
+
+
 def _kernel(name: str, dt: np.dtype):
     return getattr(_core, f"{name}_{'f32' if dt == np.float32 else 'f64'}")
 
@@ -52,8 +58,8 @@ def _forward(fn: str, kernel: str, x: Any, axis: Any, out: Optional[np.ndarray],
         raise TypeError(f"{fn}: out has dtype {out.dtype}, expected {dt}")
     if not out.flags.writeable:
         raise ValueError(f"{fn}: out is read-only")
-    if out.flags.c_contiguous:
-        _kernel(kernel, dt)(xc, out, outer, C, inner, *extra)   # may alias x: the kernels allow it
+    if out.flags.c_contiguous and (_same_memory(out, xc) or not np.may_share_memory(out, xc)):
+        _kernel(kernel, dt)(xc, out, outer, C, inner, *extra)   # out may BE x (the kernels allow it)
     else:
         res = np.empty(a.shape, dtype=dt)
         _kernel(kernel, dt)(xc, res, outer, C, inner, *extra)

@@ -117,6 +117,14 @@ def asarray(fn: str, name: str, x: Any) -> np.ndarray:
     return a
 
 
+def int64_labels(fn: str, name: str, t: np.ndarray) -> np.ndarray:
+    """An integer array as contiguous int64. uint64 values above the int64 range would wrap to
+    negative numbers (to -100, say: an ignore_index) and are refused with IndexError instead."""
+    if t.dtype == np.uint64 and t.size and int(t.max()) > np.iinfo(np.int64).max:
+        raise IndexError(f"{fn}: {name} value {int(t.max())} is out of range (beyond int64)")
+    return np.ascontiguousarray(t, dtype=np.int64)
+
+
 def same_shape(fn: str, input: np.ndarray, target: np.ndarray, names=("input", "target")) -> None:
     if input.shape != target.shape:
         raise ValueError(f"{fn}: {names[1]} shape {target.shape} must equal {names[0]} shape "

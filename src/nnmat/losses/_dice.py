@@ -12,7 +12,7 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from ._base import (LossFunction, as_contiguous, asarray, check_reduction, float_dtype,
+from ._base import (LossFunction, as_contiguous, asarray, check_reduction, float_dtype, int64_labels,
                     real_scalar, same_shape, upstream)
 
 
@@ -190,9 +190,7 @@ def _soft_dice_impl(want_value, want_grad, grad_output, input, target, mode="bin
     else:
         L = int(np.prod(spatial, dtype=np.int64))
         x3 = xc.reshape(N, C, L)
-        if y.dtype == np.uint64 and y.size and int(y.max()) > np.iinfo(np.int64).max:
-            raise IndexError(f"{fn}: target label {int(y.max())} is out of range for {C} classes")
-        t3 = np.ascontiguousarray(y, dtype=np.int64).reshape(N, L)
+        t3 = int64_labels(fn, "target", y).reshape(N, L)
         C3 = C
     if classes is None:
         mult = np.ones(C3, dtype=np.float64)
@@ -205,7 +203,7 @@ def _soft_dice_impl(want_value, want_grad, grad_output, input, target, mode="bin
             idx = idx.reshape(1)
         if idx.ndim != 1 or (idx.size and idx.dtype.kind not in "iu"):
             raise TypeError(f"{fn}: classes must be a sequence of channel indices, got {classes!r}")
-        idx = idx.astype(np.int64)
+        idx = int64_labels(fn, "classes", idx)
         if idx.size and (idx.min() < -C3 or idx.max() >= C3):
             raise IndexError(f"{fn}: classes {classes!r} out of range for {C3} channels")
         mult = np.bincount(idx % C3 if C3 else idx, minlength=C3).astype(np.float64)

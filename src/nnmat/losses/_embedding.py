@@ -20,8 +20,8 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from ._base import (LossFunction, as_contiguous, asarray, check_reduction, float_dtype, real_scalar,
-                    upstream)
+from ._base import (LossFunction, as_contiguous, asarray, check_reduction, float_dtype, int64_labels,
+                    real_scalar, upstream)
 
 
 def _kernel(name: str, dt: np.dtype):
@@ -34,7 +34,7 @@ def _labels(fn: str, labels: Any, n: int) -> np.ndarray:
         raise TypeError(f"{fn}: labels must be an integer array, got dtype {lab.dtype}")
     if lab.shape != (n,):
         raise ValueError(f"{fn}: labels must have shape ({n},) (one per row), got {lab.shape}")
-    return np.ascontiguousarray(lab, dtype=np.int64)
+    return int64_labels(fn, "labels", lab)
 
 
 def _embeddings(fn: str, name: str, x: Any) -> np.ndarray:

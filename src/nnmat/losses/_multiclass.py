@@ -10,8 +10,8 @@ from typing import Any
 import numpy as np
 
 from .. import _core
-from ._base import (LossFunction, as_contiguous, asarray, check_reduction, float_dtype, real_scalar,
-                    same_shape, upstream)
+from ._base import (LossFunction, as_contiguous, asarray, check_reduction, float_dtype, int64_labels,
+                    real_scalar, same_shape, upstream)
 
 
 def _kernel(name: str, dt: np.dtype):
@@ -53,7 +53,7 @@ def _index_targets(fn: str, t: np.ndarray, loss_shape: tuple, x_shape: tuple) ->
     if t.shape != tuple(loss_shape):
         raise ValueError(f"{fn}: target shape {t.shape} must be {tuple(loss_shape)} for input shape {x_shape} "
                          f"(class indices) or {x_shape} (class probabilities)")
-    return np.ascontiguousarray(t, dtype=np.int64)
+    return int64_labels(fn, "target", t)
 
 
 def _finish(value, grad, reduction, loss_shape, x_shape, dt):

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _core
 from ..activations._elementwise import ACT_IDS
-from ..losses._base import float_dtype
+from ..losses._base import asarray, float_dtype
 from . import _init
 
 _NETWORK = {np.dtype(np.float32): _core.Network_f32, np.dtype(np.float64): _core.Network_f64}
@@ -119,7 +119,7 @@ class Layer:
         return self._net
 
     def _input(self, x: Any) -> np.ndarray:
-        x = np.asarray(x)
+        x = asarray(f"{type(self).__name__}.forward", "x", x)
         dt = self._dtype if self._dtype is not None else float_dtype(type(self).__name__, x)
         return np.ascontiguousarray(x, dtype=dt)
 
@@ -144,7 +144,7 @@ class Layer:
         """Gradient with respect to the last forward's input; stores the parameter gradients."""
         if self._in_shape is None or self._net is None:
             raise RuntimeError(f"{type(self).__name__}.backward: call forward first")
-        g = np.asarray(grad_output)
+        g = asarray(f"{type(self).__name__}.backward", "grad_output", grad_output)
         if g.shape != self._out_shape:
             raise ValueError(f"{type(self).__name__}.backward: grad_output has shape {g.shape}, "
                              f"expected the output's shape {self._out_shape}")

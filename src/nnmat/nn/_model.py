@@ -12,8 +12,22 @@ import numpy as np
 
 from . import _layers
 from ._callbacks import Callback, History, Progress
+from ..losses._base import asarray, int64_labels
 from ._layers import DENSE, Dense, Dropout, Flatten, Layer, _locked
 from ._losses import NET_CE, NET_EW, NET_NLL, Loss, get_loss
+
+
+def _array(who: str, name: str, v: Any) -> np.ndarray:
+    """v as a numpy array of real numbers (bool, int, float), or TypeError naming who and name."""
+    if v is None:
+        raise TypeError(f"{who}: {name} must be an array, got None")
+    try:
+        a = np.asarray(v)
+    except (ValueError, TypeError) as e:   # ragged lists and the like
+        raise TypeError(f"{who}: {name} cannot be converted to an array: {e}") from None
+    if a.dtype.kind not in "biuf":
+        raise TypeError(f"{who}: {name} must be an array of real numbers, got dtype {a.dtype}")
+    return a
 
 
 def _positive_int(v: Any, name: str, who: str) -> int:
@@ -171,7 +185,7 @@ class Sequential(Layer):
         return net
 
     def _prepare_x(self, x: Any, who: str, finite: bool = False) -> np.ndarray:
-        x = np.asarray(x)
+        x = _array(who, "x", x)
         if x.dtype == object or not (np.issubdtype(x.dtype, np.number) or x.dtype == np.bool_) \
                 or np.iscomplexobj(x):
             raise TypeError(f"{who}: x must be an array of real numbers, got dtype {x.dtype}")
@@ -180,7 +194,7 @@ class Sequential(Layer):
         if x.ndim > 2 and not (self.layers and isinstance(self.layers[0], Flatten)):
             raise ValueError(f"{who}: x has shape {x.shape}; inputs with more than 2 dimensions need a "
                              "Flatten() as the first layer")
-        x2 = np.ascontiguousarray(x, dtype=self._dtype).reshape(x.shape[0], -1)
+        x2 = np.ascontiguousarray(x, dtype=self._dtype).reshape(x.shape[0], math.prod(x.shape[1:]))
         i = self._first_dense()
         if i is not None and x2.shape[1] != self.layers[i].in_features:
             raise ValueError(f"{who}: x has {x2.shape[1]} features per sample, the model expects "
@@ -211,7 +225,7 @@ class Sequential(Layer):
         the gradient with respect to the input (the input's shape)."""
         if self._in_shape is None:
             raise RuntimeError("Sequential.backward: call forward first")
-        g = np.asarray(grad_output)
+        g = asarray("Sequential.backward", "grad_output", grad_output)
         if g.shape != self._out_shape:
             raise ValueError(f"Sequential.backward: grad_output has shape {g.shape}, expected the output's "
                              f"shape {self._out_shape}")
@@ -242,7 +256,7 @@ class Sequential(Layer):
 
     # -- targets --------------------------------------------------------------
     def _class_targets(self, y: Any, n: int, C: int, ignore: int, who: str) -> np.ndarray:
-        y = np.asarray(y)
+        y = _array(who, "y", y)
         if y.ndim == 2 and y.shape[1] == 1:
             y = y[:, 0]
         if y.shape != (n,):
@@ -252,7 +266,7 @@ class Sequential(Layer):
                 raise TypeError(f"{who}: class-index targets must be integers, got non-integral {y.dtype} values")
         elif y.dtype.kind not in "iub":
             raise TypeError(f"{who}: class-index targets must be integers, got dtype {y.dtype}")
-        yi = np.ascontiguousarray(y, dtype=np.int64)
+        yi = int64_labels(who, "y", y)
         bad = (yi != ignore) & ((yi < 0) | (yi >= C))
         if bad.any():
             v = int(yi[np.argmax(bad)])
@@ -260,7 +274,7 @@ class Sequential(Layer):
         return yi
 
     def _value_targets(self, y: Any, n: int, C: int, who: str, hinge: bool = False) -> np.ndarray:
-        y = np.asarray(y)
+        y = _array(who, "y", y)
         if y.ndim == 1 and C == 1:
             y = y.reshape(n if y.shape[0] == n else -1, 1)
         if y.shape != (n, C):
@@ -277,7 +291,7 @@ class Sequential(Layer):
     def _sample_weight(self, sw: Any, n: int, who: str) -> Optional[np.ndarray]:
         if sw is None:
             return None
-        sw = np.asarray(sw)
+        sw = _array(who, "sample_weight", sw)
         if sw.shape != (n,):
             raise ValueError(f"{who}: sample_weight must have shape ({n},), got {sw.shape}")
         if not (np.issubdtype(sw.dtype, np.number) or sw.dtype == np.bool_) or np.iscomplexobj(sw):
@@ -292,7 +306,7 @@ class Sequential(Layer):
         C = self._network_out()
         native = loss._native()
         if native is not None and native[0] in (NET_CE, NET_NLL):
-            y_arr = np.asarray(y)
+            y_arr = _array(who, "y", y)
             if y_arr.ndim == 2 and y_arr.shape == (n, C) and C > 1 and y_arr.dtype.kind == "f":
                 return None, None, None, y_arr   # probability targets: the Python path
             yi = self._class_targets(y, n, C, native[5], who)
@@ -302,7 +316,7 @@ class Sequential(Layer):
 
             yv = self._value_targets(y, n, C, who, hinge=native[1] in (HINGE, SQUARED_HINGE))
             return native, None, yv, yv
-        y_arr = np.asarray(y)
+        y_arr = _array(who, "y", y)
         if y_arr.shape[:1] != (n,):
             raise ValueError(f"{who}: y has {y_arr.shape[0] if y_arr.ndim else 0} samples, x has {n}")
         if y_arr.ndim == 1 and C == 1 and y_arr.dtype.kind == "f":
@@ -500,7 +514,7 @@ class Sequential(Layer):
 
         x2 = self._prepare_x(x, who, finite=True)
         n_all = x2.shape[0]
-        y_all = np.asarray(y)
+        y_all = _array(who, "y", y)
         if y_all.ndim == 0 or y_all.shape[0] != n_all:
             raise ValueError(f"fit: x has {n_all} samples but y has "
                              f"{y_all.shape[0] if y_all.ndim else 'no'} samples")
