@@ -26,9 +26,30 @@ def _load_gen_stub():
     return mod
 
 
+def _pkg_parent() -> Path:
+    """The directory holding the nnmat package these tests import (src/ of this checkout
+    for a development build, site-packages for an installed one)."""
+    import nnmat
+
+    return Path(nnmat.__file__).resolve().parent.parent
+
+
 def _src_env() -> dict:
+    """Environment for subprocesses that must see the same nnmat as this process."""
     env = dict(os.environ)
-    env["PYTHONPATH"] = os.pathsep.join([str(ROOT / "src")] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    parent = str(_pkg_parent())
+    env["PYTHONPATH"] = os.pathsep.join([parent] + ([env["PYTHONPATH"]] if env.get("PYTHONPATH") else []))
+    return env
+
+
+def _mypy_env() -> dict:
+    env = _src_env()
+    # mypy finds an installed nnmat (py.typed) by itself and refuses site-packages in
+    # MYPYPATH; a development build under src/ is pointed at.
+    if _pkg_parent() == (ROOT / "src").resolve():
+        env["MYPYPATH"] = str(ROOT / "src")
+    else:
+        env.pop("MYPYPATH", None)
     return env
 
 
@@ -70,8 +91,7 @@ def test_mypy_accepts_typed_usage_and_rejects_misuse(tmp_path):
     # installed package).
     cmd = [sys.executable, "-m", "mypy", "--strict", "--follow-imports=silent",
            "--cache-dir", str(tmp_path / "mypy_cache"), str(ROOT / "tests" / "typing" / "usage.py"), str(bad)]
-    env = _src_env()
-    env["MYPYPATH"] = str(ROOT / "src")
+    env = _mypy_env()
     proc = subprocess.run(cmd, capture_output=True, text=True, env=env, cwd=tmp_path, timeout=180)
     errors = [l for l in proc.stdout.splitlines() if ": error:" in l]
     assert not [l for l in errors if "usage.py" in l], proc.stdout + proc.stderr
