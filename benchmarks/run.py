@@ -3,12 +3,14 @@
 
     PYTHONPATH=src python3 benchmarks/run.py --quick            # ~1 minute on 2 cores
     PYTHONPATH=src python3 benchmarks/run.py --full             # everything
+    PYTHONPATH=src python3 benchmarks/run.py --full --plot      # ... and PNG plots (matplotlib)
     PYTHONPATH=src python3 benchmarks/run.py --shapes 256 --repeats 3 --threads 1 --isa-compare
 
 Families are modules ``benchmarks/bench_<family>.py`` exposing ``NAME`` and
 ``run(opts: common.Options, env: dict) -> common.FamilyResult``; dropping one in makes it
 available to ``--family``. For each family, ``<out>/<family>.md`` and ``<out>/<family>.json``
-are written and the Markdown is printed to stdout (progress goes to stderr).
+are written and the Markdown is printed to stdout (progress goes to stderr); with ``--plot``,
+``<out>/<family>-*.png`` too (``plot.py``, which also plots saved JSON reports).
 """
 from __future__ import annotations
 
@@ -67,6 +69,7 @@ def parse_args(argv=None) -> argparse.Namespace:
     p.add_argument("--min-sample", type=float, default=None, metavar="SECONDS", help="minimum duration of one sample (default 0.02 quick, 0.05 full)")
     p.add_argument("--isa-compare", action="store_true", help="also time nnmat forced to every lower ISA level (extra columns nnmat[avx2], ...)")
     p.add_argument("--no-settle", action="store_true", help="do not wait for spinning thread pools to sleep between samples")
+    p.add_argument("--plot", action="store_true", help="also write PNG plots (<family>-*.png, needs matplotlib) next to the reports")
     p.add_argument("--out", type=Path, default=HERE / "results", help="output directory (default benchmarks/results/)")
     args = p.parse_args(argv)
     families = available_families()
@@ -87,6 +90,17 @@ def _write(path: Path, text: str) -> None:
     tmp = path.with_name(path.name + ".tmp")
     tmp.write_text(text)
     os.replace(tmp, path)
+
+
+def _plot(doc: Dict[str, Any], family: str, out: Path) -> None:
+    import plot
+
+    if not plot.have_matplotlib():
+        print("[run] --plot: matplotlib is not installed (pip install matplotlib); no plots written", file=sys.stderr)
+        return
+    # Through JSON, as plot.py reads a saved report (default=str turned odd values into text).
+    for path in plot.plot_report(json.loads(json.dumps(doc, default=str)), family, out):
+        print(f"[run] wrote {path}", file=sys.stderr)
 
 
 def main(argv=None) -> int:
@@ -142,6 +156,8 @@ def main(argv=None) -> int:
         _write(args.out / f"{family}.json", json.dumps(doc, indent=1, default=str) + "\n")
         print(md)
         print(f"[run] wrote {args.out / (family + '.md')} and .json ({elapsed:.1f} s)", file=sys.stderr)
+        if args.plot:
+            _plot(doc, family, args.out)
     print(f"[run] total {time.perf_counter() - t_start:.1f} s", file=sys.stderr)
     return 0
 

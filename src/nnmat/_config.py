@@ -34,12 +34,34 @@ def set_num_threads(n: int) -> None:
     In the child of a ``fork()`` (``multiprocessing``'s default start method on
     Linux) nnmat always runs on one thread: GNU OpenMP's thread pool does not
     survive a fork, and a parallel region there would wait forever.
+    The counterpart of ``torch.set_num_threads``.
+
+    Parameters
+    ----------
+    n : int
+        Number of threads, >= 1.
+
+    Raises
+    ------
+    TypeError
+        ``n`` is not an integer.
+    ValueError
+        ``n < 1``.
     """
     _core.set_num_threads(_check_threads(n))
 
 
 def get_num_threads() -> int:
-    """Number of threads the calling thread's nnmat kernels may use."""
+    """Number of threads the calling thread's nnmat kernels may use.
+
+    The counterpart of ``torch.get_num_threads``.
+
+    Returns
+    -------
+    int
+        The :func:`threads` override of this Python thread if one is active, else the
+        process-wide setting (:func:`set_num_threads`, ``OMP_NUM_THREADS``, the cores).
+    """
     return _core.get_num_threads()
 
 
@@ -49,6 +71,17 @@ def threads(n: int) -> Iterator[None]:
 
     Other Python threads are not affected. Restores the previous setting on exit.
 
+    Parameters
+    ----------
+    n : int
+        Number of threads, >= 1.
+
+    Yields
+    ------
+    None
+
+    Examples
+    --------
     >>> with nnmat.threads(1):
     ...     c = nnmat.matmul(a, b)
     """
@@ -69,6 +102,12 @@ def config() -> Dict[str, Any]:
     ``cpu``, ``threads``, ``openmp``, ``compiler``, ``build_type``,
     ``gemm_kernel`` (micro-kernel rows x columns per dtype; two shapes where small and
     packed problems use different tiles), ``python``, ``numpy``.
+    ``python -m nnmat info`` prints the same.
+
+    Returns
+    -------
+    dict
+        The facts above (strings, lists and dicts of strings, an int for ``threads``).
     """
     import numpy
 

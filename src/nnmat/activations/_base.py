@@ -18,6 +18,36 @@ from __future__ import annotations
 import inspect
 from typing import Any, Callable, Optional
 
+import numpy as np
+
+
+_PARAM_DOCS = {
+    "x": "x : array_like\n    Input, any shape; not modified. float32/float64 are computed natively,\n"
+         "    integers and bools are promoted (float64).",
+    "axis": "axis : int, default -1\n    Axis along which the function normalises (torch's ``dim``).",
+    "inplace": "inplace : bool, default False\n    Write the result into ``x`` (a float32/float64 ndarray), as torch's ``inplace``.",
+    "out": "out : ndarray, optional\n    Where to write the result: ``x``'s shape and the result's dtype.",
+}
+
+
+def _numpy_sections(doc: Optional[str], sig: inspect.Signature) -> str:
+    """``doc`` (formula and reference) followed by NumPy-style Parameters / Returns /
+    Notes sections built from the public signature, unless it already has them."""
+    doc = inspect.cleandoc(doc or "")
+    if "\nParameters\n---" in doc:
+        return doc
+    params = []
+    for p in sig.parameters.values():
+        if p.name in _PARAM_DOCS:
+            params.append(_PARAM_DOCS[p.name])
+        elif p.default is not inspect.Parameter.empty:
+            params.append(f"{p.name} : {type(p.default).__name__}, default {p.default!r}\n"
+                          "    Parameter of the torch function of the same name, with its default.")
+    return (f"{doc}\n\nParameters\n----------\n" + "\n".join(params)
+            + "\n\nReturns\n-------\nndarray\n    The activation of ``x``, same shape, in the promoted float dtype"
+            " (``out`` when given).\n\nNotes\n-----\n``f.backward(x, grad_output, ...)`` takes the same parameters and returns"
+            " the gradient with respect to ``x`` of ``sum(grad_output * f(x, ...))``.")
+
 
 class Activation:
     """An activation function with ``f(x, ..., out=None)`` and ``f.backward(x, grad_output, ...)``."""
@@ -29,18 +59,20 @@ class Activation:
         self.__name__ = name
         self.__qualname__ = name
         self.__module__ = "nnmat.activations"
-        self.__doc__ = doc if doc is not None else forward.__doc__
         self.__signature__ = inspect.signature(forward)
+        self.__doc__ = _numpy_sections(doc if doc is not None else forward.__doc__, self.__signature__)
 
-    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> Any:
-        return self._forward(x, *args, **kwargs)
+    def __call__(self, x: Any, *args: Any, **kwargs: Any) -> np.ndarray:
+        result: np.ndarray = self._forward(x, *args, **kwargs)
+        return result
 
-    def backward(self, x: Any, grad_output: Any, *args: Any, **kwargs: Any) -> Any:
+    def backward(self, x: Any, grad_output: Any, *args: Any, **kwargs: Any) -> np.ndarray:
         """Gradient with respect to ``x`` of ``sum(grad_output * f(x, ...))``.
 
         Same parameters as the forward call; sigmoid, tanh, softmax and
         log_softmax also take ``output=`` (the forward result) to skip recomputing it."""
-        return self._backward(x, grad_output, *args, **kwargs)
+        result: np.ndarray = self._backward(x, grad_output, *args, **kwargs)
+        return result
 
     def __repr__(self) -> str:
         return f"<nnmat activation {self.__name__}{self.__signature__}>"

@@ -89,8 +89,8 @@ def _inplace_out(fn: str, x: Any, inplace: bool, out: Optional[np.ndarray]):
     return x
 
 
-def _make(name: str, doc: str, params: Tuple[Tuple[str, float], ...] = (), check=None, inplace=True,
-          from_output=False):
+def _make(name: str, doc: str, params: Tuple[Tuple[str, float], ...] = (), check: Any = None, inplace: bool = True,
+          from_output: bool = False) -> Activation:
     """An Activation with keyword parameters `params` ((name, default) pairs,
     torch's), passed to the kernel as p0, p1; `check` validates their values."""
     act = ACT_IDS[name]

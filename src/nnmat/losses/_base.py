@@ -28,11 +28,47 @@ from __future__ import annotations
 
 import inspect
 import numbers
-from typing import Any, Callable, Optional, Sequence, Tuple
+from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
 REDUCTIONS = ("mean", "sum", "none")
+
+#: What a loss returns: a Python float for reduction 'mean'/'sum', an ndarray for 'none'.
+LossValue = Union[float, np.ndarray]
+#: A loss's gradient: an ndarray shaped like the prediction, or a tuple of them for
+#: losses of several predicted inputs (in argument order).
+LossGrad = Union[np.ndarray, Tuple[np.ndarray, ...]]
+
+
+_PARAM_DOCS = {
+    "input": "input : array_like\n    The prediction (first, as in torch); not modified.",
+    "target": "target : array_like\n    The target, the prediction's shape unless stated above; not modified.",
+    "reduction": "reduction : {'mean', 'sum', 'none'}\n    'mean'/'sum' return a float, 'none' the per-element (per-sample) losses.",
+    "weight": "weight : array_like, optional\n    Rescaling weights, as in the reference (see above).",
+}
+
+
+def _numpy_sections(doc: Optional[str], sig: inspect.Signature) -> str:
+    """``doc`` (formula and reference) followed by NumPy-style Parameters / Returns /
+    Notes sections built from the public signature, unless it already has them."""
+    doc = inspect.cleandoc(doc or "")
+    if "\nParameters\n---" in doc:
+        return doc
+    params = []
+    for p in sig.parameters.values():
+        if p.name in _PARAM_DOCS:
+            params.append(_PARAM_DOCS[p.name])
+        elif p.default is inspect.Parameter.empty:
+            params.append(f"{p.name} : array_like\n    Input of the loss (see above); not modified.")
+        else:
+            params.append(f"{p.name} : {type(p.default).__name__ if p.default is not None else 'optional'}, "
+                          f"default {p.default!r}\n    See above; the reference's default.")
+    return (f"{doc}\n\nParameters\n----------\n" + "\n".join(params)
+            + "\n\nReturns\n-------\nfloat or ndarray\n    The loss: a Python float for 'mean'/'sum', an ndarray for 'none'."
+            "\n\nNotes\n-----\n``loss.grad(...)`` (same arguments, plus ``grad_output=``, the upstream gradient) returns"
+            " the gradient with respect to the prediction(s) (a tuple for several predicted inputs);"
+            " ``loss.value_and_grad(...)`` returns ``(value, grad)`` from one fused pass.")
 
 
 class LossFunction:
@@ -43,30 +79,31 @@ class LossFunction:
         self.__name__ = name
         self.__qualname__ = name
         self.__module__ = "nnmat.losses"
-        self.__doc__ = doc if doc is not None else impl.__doc__
         params = list(inspect.signature(impl).parameters.values())[3:]
         self.__signature__ = inspect.Signature(params)
+        self.__doc__ = _numpy_sections(doc if doc is not None else impl.__doc__, self.__signature__)
 
-    def __call__(self, *args: Any, **kwargs: Any) -> Any:
+    def __call__(self, *args: Any, **kwargs: Any) -> LossValue:
         """The loss value: a float for 'mean'/'sum', an ndarray for 'none'."""
         if "grad_output" in kwargs:
             raise TypeError(f"{self.__name__}() got an unexpected keyword argument 'grad_output' "
                             f"(it belongs to {self.__name__}.grad and .value_and_grad)")
-        value, _ = self._impl(True, False, None, *args, **kwargs)
+        value: LossValue = self._impl(True, False, None, *args, **kwargs)[0]
         return value
 
-    def grad(self, *args: Any, grad_output: Any = None, **kwargs: Any) -> Any:
+    def grad(self, *args: Any, grad_output: Any = None, **kwargs: Any) -> LossGrad:
         """Gradient with respect to the predicted input(s), same arguments as the call.
 
         ``grad_output`` (optional) is the upstream gradient: an array of the
         loss's shape for ``reduction='none'``, a scalar otherwise.
         """
-        _, g = self._impl(False, True, grad_output, *args, **kwargs)
+        g: LossGrad = self._impl(False, True, grad_output, *args, **kwargs)[1]
         return g
 
-    def value_and_grad(self, *args: Any, grad_output: Any = None, **kwargs: Any) -> Tuple[Any, Any]:
+    def value_and_grad(self, *args: Any, grad_output: Any = None, **kwargs: Any) -> Tuple[LossValue, LossGrad]:
         """``(value, grad)`` from one fused pass over the data."""
-        return self._impl(True, True, grad_output, *args, **kwargs)
+        value, g = self._impl(True, True, grad_output, *args, **kwargs)
+        return value, g
 
     def __repr__(self) -> str:
         return f"<nnmat loss {self.__name__}{self.__signature__}>"

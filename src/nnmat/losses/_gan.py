@@ -191,7 +191,7 @@ def _wasserstein_critic_impl(want_value, want_grad, grad_output, real, fake, red
 
 
 def _wasserstein_generator_impl(want_value, want_grad, grad_output, fake, reduction="mean"):
-    """Wasserstein generator loss ``L_G = -mean f`` (spec 5.3); gradient ``-1/n``.
+    """Wasserstein generator loss ``L_G = -mean f`` (spec 5.3; TF-GAN ``wasserstein_generator_loss``, Arjovsky et al. 2017); gradient ``-1/n``.
 
     ``reduction``: 'mean' | 'sum' | 'none' (the per-element terms ``-fake``).
     """
