@@ -10,7 +10,7 @@ import functools
 import math
 import numbers
 import threading
-from typing import Any, Dict, List, Optional, Tuple
+from typing import Any, Callable, Dict, List, Optional, Tuple, TypeVar, cast
 
 import numpy as np
 
@@ -41,15 +41,18 @@ def _seed(seed: Any, who: str) -> Optional[int]:
     return int(seed)
 
 
-def _locked(method):
+_Method = TypeVar("_Method", bound=Callable[..., Any])
+
+
+def _locked(method: _Method) -> _Method:
     """Runs the method under the object's lock: a layer or model owns the engine's
     activation buffers, so two threads using the same object take turns (different
     objects run in parallel, with the GIL released)."""
     @functools.wraps(method)
-    def wrapper(self, *args, **kwargs):
+    def wrapper(self: Any, *args: Any, **kwargs: Any) -> Any:
         with self._lock:
             return method(self, *args, **kwargs)
-    return wrapper
+    return cast(_Method, wrapper)
 
 
 class Layer:
