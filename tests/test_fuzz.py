@@ -42,7 +42,7 @@ _SUPPRESS = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCh
              HealthCheck.filter_too_much]
 settings.register_profile("ci", max_examples=8, deadline=None, derandomize=True,
                           suppress_health_check=_SUPPRESS, print_blob=True)
-settings.register_profile("fuzz", max_examples=160, deadline=None, suppress_health_check=_SUPPRESS,
+settings.register_profile("fuzz", max_examples=220, deadline=None, suppress_health_check=_SUPPRESS,
                           print_blob=True)
 _PROFILE_NAME = "fuzz" if (os.environ.get("NNMAT_FUZZ", "") not in ("", "0")
                            or os.environ.get("HYPOTHESIS_PROFILE") == "fuzz") else "ci"
@@ -155,7 +155,7 @@ def check(got, ref, mag=None, dtype=None, n=1, what="result"):
     ref = np.asarray(ref, dtype=np.float64)
     assert got_a.shape == ref.shape, f"{what}: shape {got_a.shape}, expected {ref.shape}"
     dtype = np.dtype(dtype)
-    mag = np.abs(ref) if mag is None else np.abs(ref) + np.asarray(mag, dtype=np.float64)
+    mag = np.abs(ref) if mag is None else np.abs(ref) + np.nan_to_num(f64(mag), nan=0.0)
     with np.errstate(all="ignore"):
         bound = RTOL[dtype] * mag * math.sqrt(max(n, 1)) + FLOOR[dtype]
         err = np.abs(got_a - ref)
@@ -320,12 +320,12 @@ def _elu_bwd(x, alpha=1.0, scale=1.0):
 
 def _hardswish_bwd(x):
     d = np.where(x <= -3, 0.0, np.where(x < 3, x / 3 + 0.5, 1.0))
-    return d, np.abs(d)
+    return d, np.where(x <= -3, 0.0, np.where(x < 3, np.abs(x) / 3 + 0.5, 1.0))
 
 
 ACTS = {
     "sigmoid": Ref(_sigmoid, lambda x: (_sigmoid(x) * _sigmoid(-x),) * 2),
-    "tanh": Ref(np.tanh, lambda x: (1 - np.tanh(x) ** 2,) * 2),
+    "tanh": Ref(np.tanh, lambda x: (1 / np.cosh(x) ** 2,) * 2),
     "relu": Ref(lambda x: np.maximum(x, 0), lambda x: ((x > 0) * 1.0,) * 2, kinks=(0,)),
     "leaky_relu": Ref(lambda x, negative_slope=0.01: np.where(x > 0, x, negative_slope * x),
                       lambda x, negative_slope=0.01: (np.where(x > 0, 1.0, negative_slope),
@@ -352,6 +352,7 @@ ACTS = {
     "hardswish": Ref(lambda x: x * np.clip(x + 3, 0, 6) / 6, _hardswish_bwd, kinks=(-3, 3)),
 }
 ELEMENTWISE_ACTS = sorted(ACTS)
+PIECEWISE = {"relu", "leaky_relu", "elu", "selu", "hardtanh", "hardsigmoid", "hardswish"}
 SOFTMAX_ACTS = ["softmax", "log_softmax", "sparsemax"]
 
 
@@ -384,8 +385,11 @@ def test_elementwise_activation_fuzz(isa, data):
         dxr = f64(g) * d
     check(y, yr, None, dt, 2, f"{name}{params} forward")
     check(dx, dxr, np.abs(f64(g)) * dmag, result_dtype(x, g), 2, f"{name}{params} backward")
-    if name in ("sigmoid", "tanh"):   # backward from the forward output
-        check(f.backward(x, g, output=y), dxr, np.abs(f64(g)) * dmag, result_dtype(x, g), 4,
+    if name in ("sigmoid", "tanh"):
+        # backward from the forward output (torch's formula g y (1 - y), g (1 - y^2)): an
+        # absolute error of a few eps, the cancellation of 1 - y near |y| = 1
+        # (y is rounded to x's dtype, so that precision bounds the result)
+        check(f.backward(x, g, output=y), dxr, np.abs(f64(g)) * (dmag + 2), dt, 4,
               f"{name} backward(output=)")
     check_unchanged((x, g), (x0, g0))
 
@@ -416,7 +420,6 @@ def test_softmax_family_fuzz(isa, data):
     name = data.draw(st.sampled_from(SOFTMAX_ACTS))
     shape = data.draw(shapes(min_dims=1, max_dims=3, max_size=4000))
     axis = data.draw(st.integers(-len(shape), len(shape) - 1))
-    assume(shape[axis] > 0 or math.prod(shape) == 0)
     x = data.draw(arrays(shape, ALL_DTYPES, ["normal", "zeros", "halfint", "tiny"]))
     g = data.draw(arrays(shape, FLOATS, ["normal", "zeros", "halfint"]))
     f = getattr(A, name)
@@ -495,12 +498,20 @@ def test_activation_nonfinite_fuzz(isa, data, seed):
         else:
             ref = ACTS[name]
             yr = ref.forward(f64(x))
-            check(y, yr, None, x.dtype, 2, name)
+            # the reference is undefined (NaN from inf * 0) at a non-NaN input: accept anything
+            ok = ~np.isnan(yr) | np.isnan(f64(x))
+            check(np.where(ok, y, 0), np.where(ok, yr, 0), None, x.dtype, 2, name)
             d, dmag = ref.backward(f64(x))
             g = np.ones(shape, x.dtype)
             dx = f.backward(x, g)
-            # where the reference derivative is an undefined form (inf * 0), accept anything
+            # where the reference derivative is an undefined form (inf * 0), accept anything; the
+            # piecewise functions' derivative at NaN is a branch choice (torch: the 'else' branch)
             defined = ~np.isnan(d) | np.isnan(f64(x))
+            if name in PIECEWISE:
+                defined &= ~np.isnan(f64(x))
+            # x * (...) at x = +-inf: the limit or NaN (torch's inf * 0), either accepted
+            if name in ("silu", "mish", "gelu"):
+                defined &= ~np.isinf(f64(x))
             check(np.where(defined, dx, 0), np.where(defined, d, 0), dmag, x.dtype, 2, f"{name} backward")
     check_unchanged((x,), (x0,))
 
@@ -690,8 +701,12 @@ def test_elementwise_loss_nonfinite_fuzz(isa, data, seed):
             if name == "sigmoid_focal_loss":   # (1 - p_t)^gamma -> 0 or 1
                 at = 0.25 * yy + 0.75 * (1 - yy)
                 lim = at * lim
-            lref = np.where(np.isinf(xx), lim, lref)
-    check(value, lref, 10 * np.abs(f64(x)), dtype, 4, f"{name} nonfinite")
+            # an infinite logit on the right side has the limit 0, but x + softplus(-x) is
+            # inf - inf: torch gives NaN there and so does nnmat -- left undefined here
+            lref = np.where(np.isinf(xx), np.where(lim == 0, np.nan, lim), lref)
+    ok = ~np.isnan(lref) | np.isnan(f64(x)) | np.isnan(f64(y))   # elsewhere an undefined form
+    check(np.where(ok, value, 0), np.where(ok, lref, 0),
+          np.where(np.isfinite(f64(x)), 10 * np.abs(f64(x)), 0), dtype, 4, f"{name} nonfinite")
 
 
 # ============================================================================ multi-class losses
@@ -760,8 +775,8 @@ def test_cross_entropy_fuzz(isa, data):
         t = rng.integers(0, C, loss_shape)
         if data.draw(st.booleans()):
             t = np.where(rng.random(loss_shape) < 0.3, ignore_index, t)
-        t = t.astype(data.draw(st.sampled_from([np.int64, np.int32, np.uint8])) if ignore_index >= 0
-                     else data.draw(st.sampled_from([np.int64, np.int32])))
+        itypes = [np.int64, np.int32] + ([np.uint8] if 0 <= ignore_index and C <= 255 else [])
+        t = t.astype(data.draw(st.sampled_from(itypes)))
     w = data.draw(st.none() | st.just(rng.uniform(0, 2, C).astype(dtype)))
     eps = data.draw(st.sampled_from([0.0, 0.0, 0.1, 1.0, 0.37]))
     reduction = data.draw(st.sampled_from(REDUCTIONS))
@@ -1059,7 +1074,6 @@ def test_results_identical_for_1_and_2_threads(isa, data):
     else:
         C = data.draw(st.integers(2, 40))
         x = rng.normal(size=(200_000 // C, C)).astype(dtype)
-        run = lambda: A.log_softmax(x, axis=data.draw(st.sampled_from([0, 1])))   # noqa: E731
         axis = data.draw(st.sampled_from([0, 1]))
         run = lambda: (A.softmax(x, axis=axis), A.sparsemax(x, axis=axis))   # noqa: E731
 
@@ -1073,3 +1087,19 @@ def test_results_identical_for_1_and_2_threads(isa, data):
         two = flat(run())
     for u, v in zip(one, two):
         assert u.tobytes() == v.tobytes(), f"{what}: 1 and 2 threads differ"
+
+
+# ============================================================================ regressions
+
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_sigmoid_tanh_backward_accurate_in_the_tails(isa, dtype):
+    """Found by fuzzing: sigmoid/tanh.backward(x) computed s (1 - s) / 1 - tanh^2, which cancel
+    once s or |tanh| rounds near 1 (float32: 0.06% error at |x| = 5, 100% from |x| ~ 9)."""
+    x = np.array([-5.11133, 5.11133, 9.5, -12.0, 17.0, 30.0, -40.0, 0.0, 1e-3], dtype=dtype)
+    g = np.ones_like(x)
+    x64 = f64(x)
+    check(A.sigmoid.backward(x, g), _sigmoid(x64) * _sigmoid(-x64), None, dtype, 2, "sigmoid'")
+    check(A.tanh.backward(x, g), 1 / np.cosh(x64) ** 2, None, dtype, 2, "tanh'")
+    nf = np.array([np.inf, -np.inf, np.nan], dtype=dtype)
+    assert np.array_equal(A.sigmoid.backward(nf, np.ones_like(nf)), [0, 0, np.nan], equal_nan=True)
+    assert np.array_equal(A.tanh.backward(nf, np.ones_like(nf)), [0, 0, np.nan], equal_nan=True)

@@ -12,7 +12,8 @@ cd "$(dirname "$0")/.."
 log=${FUZZ_LOG:-/tmp/nnmat-fuzz.log}
 NNMAT_FUZZ=1 PYTHONPATH=src${PYTHONPATH:+:$PYTHONPATH} python3 -m pytest \
     tests/test_fuzz.py tests/test_properties.py -q -p no:cacheprovider \
-    --hypothesis-show-statistics "$@" 2>&1 | tee "$log"
+    --hypothesis-show-statistics \
+    -W "ignore:mypy_extensions.TypedDict is deprecated:DeprecationWarning" "$@" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 python3 - "$log" <<'PY'
 import re, sys
