@@ -234,7 +234,9 @@ struct Ew {
                     const R v2 = V::mul(v, v);
                     const R s = sigmoid(V::mul(c2, V::fma(V::mul(c3, v), v2, v)));
                     const R du = V::mul(c, V::fma(c33, v2, one));
-                    const R t = V::mul(V::mul(two, v), V::mul(V::mul(s, V::sub(one, s)), du));
+                    // s (1 - s) == 0 far out (x^2 may overflow to inf there): the term is 0, not 0 * inf
+                    const R ss = V::mul(s, V::sub(one, s));
+                    const R t = V::select(V::eq(ss, zero), zero, V::mul(V::mul(two, v), V::mul(ss, du)));
                     return V::mul(gv, V::add(s, t));
                 });
                 return;
