@@ -629,6 +629,11 @@ def test_elementwise_loss_fuzz(isa, data):
     dtype = data.draw(st.sampled_from(FLOATS))
     cap = 1e15 if dtype == np.float32 else 1e150
     x, y = _ew_inputs(data, name, shape, dtype, cap)
+    if name in ("mse_loss", "l1_loss", "huber_loss", "smooth_l1_loss", "log_cosh_loss", "hinge_loss"):
+        tdt = data.draw(st.sampled_from([None, None, np.int32, np.int64, np.bool_]))
+        if tdt is not None:   # integer / bool targets are promoted with the input (numpy's rules)
+            y = np.clip(np.round(y), -1000, 1000).astype(tdt) if tdt is not np.bool_ else y > 0
+            dtype = result_dtype(x, y)
     rng = np.random.default_rng(data.draw(seeds))
     call = {}
     if params.pop("weight", False):
