@@ -42,7 +42,7 @@ _SUPPRESS = [HealthCheck.function_scoped_fixture, HealthCheck.too_slow, HealthCh
              HealthCheck.filter_too_much]
 settings.register_profile("ci", max_examples=8, deadline=None, derandomize=True,
                           suppress_health_check=_SUPPRESS, print_blob=True)
-settings.register_profile("fuzz", max_examples=220, deadline=None, suppress_health_check=_SUPPRESS,
+settings.register_profile("fuzz", max_examples=250, deadline=None, suppress_health_check=_SUPPRESS,
                           print_blob=True)
 _PROFILE_NAME = "fuzz" if (os.environ.get("NNMAT_FUZZ", "") not in ("", "0")
                            or os.environ.get("HYPOTHESIS_PROFILE") == "fuzz") else "ci"
@@ -552,7 +552,7 @@ def _ew_ref(name, x, y, p):
         pw = p.get("pos_weight")
         pw = 1.0 if pw is None else f64(pw)
         c = 1 + (pw - 1) * y
-        return (1 - y) * x + c * _softplus(-x), (1 - y) - c * _sigmoid(-x), 0.25 * np.abs(c)
+        return (1 - y) * x + c * np.logaddexp(0.0, -x), (1 - y) - c * _sigmoid(-x), 0.25 * np.abs(c)
     if name in ("hinge_loss", "squared_hinge_loss"):
         yy = 2 * y - 1 if (y.size and np.all((y == 0) | (y == 1))) else y
         m = np.maximum(1 - yy * x, 0)
@@ -562,7 +562,7 @@ def _ew_ref(name, x, y, p):
     if name == "sigmoid_focal_loss":
         alpha, gamma = p.get("alpha", 0.25), p.get("gamma", 2.0)
         s = _sigmoid(x)
-        ce = (1 - y) * x + _softplus(-x)
+        ce = (1 - y) * x + np.logaddexp(0.0, -x)
         q = 1 - (s * y + (1 - s) * (1 - y))
         at = 1.0 if alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
         with np.errstate(all="ignore"):
