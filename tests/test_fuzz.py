@@ -524,6 +524,13 @@ def test_activation_nonfinite_fuzz(isa, data, seed):
 REDUCTIONS = ["mean", "sum", "none"]
 
 
+def _bce_logits_ref(x, y, c):
+    """(1 - y) x + c softplus(-x) without cancelling x against softplus(-x) ~ -x for x << 0."""
+    with np.errstate(all="ignore"):
+        lin = np.where(x < 0, x * ((1 - y) - c), (1 - y) * x)
+        return lin + c * np.log1p(np.exp(-np.abs(x)))
+
+
 def _ew_ref(name, x, y, p):
     """(loss, dloss/dx, second-derivative bound) in float64 for the element-wise losses."""
     r = x - y
@@ -552,7 +559,7 @@ def _ew_ref(name, x, y, p):
         pw = p.get("pos_weight")
         pw = 1.0 if pw is None else f64(pw)
         c = 1 + (pw - 1) * y
-        return (1 - y) * x + c * np.logaddexp(0.0, -x), (1 - y) - c * _sigmoid(-x), 0.25 * np.abs(c)
+        return _bce_logits_ref(x, y, c), (1 - y) - c * _sigmoid(-x), 0.25 * np.abs(c)
     if name in ("hinge_loss", "squared_hinge_loss"):
         yy = 2 * y - 1 if (y.size and np.all((y == 0) | (y == 1))) else y
         m = np.maximum(1 - yy * x, 0)
@@ -562,7 +569,7 @@ def _ew_ref(name, x, y, p):
     if name == "sigmoid_focal_loss":
         alpha, gamma = p.get("alpha", 0.25), p.get("gamma", 2.0)
         s = _sigmoid(x)
-        ce = (1 - y) * x + np.logaddexp(0.0, -x)
+        ce = _bce_logits_ref(x, y, 1.0)
         q = 1 - (s * y + (1 - s) * (1 - y))
         at = 1.0 if alpha < 0 else alpha * y + (1 - alpha) * (1 - y)
         with np.errstate(all="ignore"):
