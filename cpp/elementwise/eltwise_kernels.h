@@ -179,18 +179,25 @@ struct Ew {
             case Act::identity:
                 if (g != dx) std::memmove(dx, g, std::size_t(n) * sizeof(T));
                 return;
+            // From x, not as s (1 - s) / 1 - t^2: those cancel once s or |t| rounds near 1
+            // (float32: 100% error, then 0, from |x| ~ 9 on). With e = exp(-|x|):
+            // sigmoid' = e / (1 + e)^2; tanh' = 4 e2 / (1 + e2)^2, e2 = exp(-2|x|).
             case Act::sigmoid:
                 map2(x, g, dx, n, [&](R v, R gv) {
-                    const R s = sigmoid(v);
-                    return V::mul(V::mul(gv, V::sub(one, s)), s);
+                    const R e = M::exp(V::neg(V::abs(v)));
+                    const R d = V::add(one, e);
+                    return V::mul(gv, V::div(e, V::mul(d, d)));
                 });
                 return;
-            case Act::tanh:
+            case Act::tanh: {
+                const R m2 = k(-2), four = k(4);
                 map2(x, g, dx, n, [&](R v, R gv) {
-                    const R t = M::tanh(v);
-                    return V::mul(gv, V::fnma(t, t, one));
+                    const R e = M::exp(V::mul(m2, V::abs(v)));
+                    const R d = V::add(one, e);
+                    return V::mul(gv, V::div(V::mul(four, e), V::mul(d, d)));
                 });
                 return;
+            }
             case Act::relu:   // torch: x <= 0 ? 0 : g (a NaN x passes g)
                 map2(x, g, dx, n, [&](R v, R gv) { return V::select(V::le(v, zero), zero, gv); });
                 return;
@@ -227,7 +234,9 @@ struct Ew {
                     const R v2 = V::mul(v, v);
                     const R s = sigmoid(V::mul(c2, V::fma(V::mul(c3, v), v2, v)));
                     const R du = V::mul(c, V::fma(c33, v2, one));
-                    const R t = V::mul(V::mul(two, v), V::mul(V::mul(s, V::sub(one, s)), du));
+                    // s (1 - s) == 0 far out (x^2 may overflow to inf there): the term is 0, not 0 * inf
+                    const R ss = V::mul(s, V::sub(one, s));
+                    const R t = V::select(V::eq(ss, zero), zero, V::mul(V::mul(two, v), V::mul(ss, du)));
                     return V::mul(gv, V::add(s, t));
                 });
                 return;
