@@ -73,9 +73,11 @@ for isa in default generic avx2; do
   [[ "$isa" != default ]] && isa_env=("NNMAT_ISA=$isa")
   echo "-- NNMAT_ISA=${isa}"
   (cd "$work/run" && "${clean_env[@]}" "${isa_env[@]}" "$py" -c '
-import nnmat, sys
-assert "site-packages" in nnmat.__file__ and not any("wt/" in p or p.endswith("/src") for p in sys.path)
-print("isa in use:", nnmat.config()["isa"])' \
+import os, sys, nnmat
+root = os.path.realpath(sys.argv[1])
+assert "site-packages" in nnmat.__file__, nnmat.__file__
+assert not any(os.path.realpath(p or ".").startswith(root) for p in sys.path), sys.path
+print("isa in use:", nnmat.config()["isa"])' "$root" \
     && "${clean_env[@]}" "${isa_env[@]}" "$py" -m pytest -q -p no:cacheprovider tests) \
     | tee "wheelhouse/verify-tests-$isa.txt" | tail -n 4
   [[ "${PIPESTATUS[0]}" == 0 ]] || { echo "tests failed under NNMAT_ISA=$isa"; exit 1; }
