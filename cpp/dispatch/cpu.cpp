@@ -1,7 +1,10 @@
 #include "dispatch/cpu.h"
 
 #include <atomic>
+#if defined(__x86_64__) || defined(__i386__)
+#define NNMAT_X86_CPUID 1
 #include <cpuid.h>
+#endif
 #include <cstdint>
 #include <cstdlib>
 #include <cstring>
@@ -10,6 +13,7 @@
 namespace nnmat {
 namespace {
 
+#ifdef NNMAT_X86_CPUID
 uint64_t read_xcr0() {
     uint32_t eax, edx;
     __asm__ volatile("xgetbv" : "=a"(eax), "=d"(edx) : "c"(0));
@@ -39,6 +43,9 @@ Isa detect() {
     while (!isa_compiled(best)) best = Isa(int(best) - 1);
     return best;
 }
+#else
+Isa detect() { return Isa::generic; }  // not x86: the portable kernels only
+#endif
 
 const KernelTable* table_for(Isa isa) {
     switch (isa) {
@@ -115,6 +122,9 @@ void select_isa_from_environment() {
 }
 
 std::string cpu_brand() {
+#ifndef NNMAT_X86_CPUID
+    return "unknown";
+#else
     unsigned regs[12];
     if (__get_cpuid_max(0x80000000u, nullptr) < 0x80000004u) return "unknown";
     for (unsigned i = 0; i < 3; ++i)
@@ -126,6 +136,7 @@ std::string cpu_brand() {
     const auto b = s.find_first_not_of(' ');
     const auto e = s.find_last_not_of(' ');
     return b == std::string::npos ? "unknown" : s.substr(b, e - b + 1);
+#endif
 }
 
 }  // namespace nnmat
