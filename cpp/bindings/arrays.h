@@ -29,13 +29,6 @@ ArrayView<T> view_of(const py::array& arr, const char* name, bool writeable = fa
                              std::string(py::str(arr.dtype())));
     if (writeable && !arr.writeable())
         throw py::value_error(std::string(name) + ": output array is read-only");
-    // numpy allows arrays whose data is not aligned for their dtype (np.frombuffer at
-    // an odd offset, packed structured fields); ascontiguousarray keeps them as they
-    // are. The kernels dereference T* (undefined behaviour, caught by UBSan, and a
-    // possible fault once the compiler vectorizes with aligned loads), so refuse them.
-    if (reinterpret_cast<std::uintptr_t>(arr.data()) % alignof(T) != 0)
-        throw py::value_error(std::string(name) + ": array data is not aligned for " + dtype_name<T>() +
-                              " (pass an aligned copy, e.g. numpy.array(a, copy=True))");
     ArrayView<T> v;
     v.data = static_cast<T*>(const_cast<void*>(arr.data()));
     v.ndim = int(arr.ndim());
