@@ -24,7 +24,9 @@
 #      library loaded) and PYTHONMALLOC=malloc, so Python and numpy buffers also go
 #      through the ASan allocator and overruns into them are caught;
 #   4. fails (non-zero exit) on any failing test and on any sanitizer report, and
-#      prints a short summary; the full output is in build/asan/sanitize-<isa>.log.
+#      prints a short summary; the full output is in build/asan/sanitize-<isa>.log and
+#      each sanitizer report in build/asan/sanitize-reports-<isa>/ (log_path: pytest
+#      captures stderr, and a halted process never gets to print it).
 #
 # What it checks: heap/stack/global buffer overflows, use after free, use after return
 # (detect_stack_use_after_return=1), double free, init-order bugs; UBSan's default set
@@ -84,13 +86,15 @@ for lib in "$LIBASAN" "$LIBUBSAN"; do
   [ -e "$lib" ] || { echo "sanitize.sh: $lib not found" >&2; exit 2; }
 done
 
-ASAN_OPTS="detect_leaks=0:allocator_may_return_null=1:detect_stack_use_after_return=1"
+LOG="$BUILD/sanitize-$ISA.log"
+REPORTS="$BUILD/sanitize-reports-$ISA"    # one file per report (pytest captures stderr,
+rm -rf "$REPORTS"; mkdir -p "$REPORTS"    # and a halted process never prints it)
+ASAN_OPTS="log_path=$REPORTS/asan:detect_leaks=0:allocator_may_return_null=1:detect_stack_use_after_return=1"
 ASAN_OPTS+=":check_initialization_order=1:strict_init_order=1:halt_on_error=1"
-UBSAN_OPTS="print_stacktrace=1:halt_on_error=1"
+UBSAN_OPTS="log_path=$REPORTS/ubsan:print_stacktrace=1:halt_on_error=1"
 [ -f "$ROOT/tools/asan.supp" ] && ASAN_OPTS+=":suppressions=$ROOT/tools/asan.supp"
 [ -f "$ROOT/tools/ubsan.supp" ] && UBSAN_OPTS+=":suppressions=$ROOT/tools/ubsan.supp"
 
-LOG="$BUILD/sanitize-$ISA.log"
 echo "sanitize.sh: ISA=$ISA, pytest $*  (log: $LOG)"
 start=$(date +%s)
 set +e
@@ -107,8 +111,12 @@ set -e
 elapsed=$(( $(date +%s) - start ))
 
 # -- 4. summary -----------------------------------------------------------------
-asan_reports=$(grep -c "ERROR: AddressSanitizer" "$LOG" || true)
-ubsan_reports=$(grep -c "runtime error:" "$LOG" || true)
+asan_reports=$(cat "$REPORTS"/asan.* "$LOG" 2>/dev/null | grep -c "ERROR: AddressSanitizer" || true)
+ubsan_reports=$(cat "$REPORTS"/ubsan.* "$LOG" 2>/dev/null | grep -c "runtime error:" || true)
+for f in "$REPORTS"/*; do
+  [ -e "$f" ] || continue
+  echo "---- $f"; head -n 12 "$f"
+done
 result=$(grep -E "^(=+ )?[0-9]+ (passed|failed)" "$LOG" | tail -1 || true)
 echo
 echo "== sanitize.sh summary =="
@@ -116,7 +124,7 @@ echo "ISA:            $ISA"
 echo "extension:      $CORE"
 echo "pytest:         ${result:-no result line (crashed?)}  [exit $rc]"
 echo "ASan reports:   $asan_reports"
-echo "UBSan reports:  $ubsan_reports"
+echo "UBSan reports:  $ubsan_reports   (full reports: $REPORTS/)"
 echo "wall time:      ${elapsed}s"
 if [ "$rc" -ne 0 ] || [ "$asan_reports" -ne 0 ] || [ "$ubsan_reports" -ne 0 ]; then
   echo "RESULT: FAIL"
