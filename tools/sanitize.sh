@@ -7,6 +7,7 @@
 #     tools/sanitize.sh generic             # NNMAT_ISA=generic for the whole run
 #     NNMAT_ISA=avx2 tools/sanitize.sh      # same, through the environment
 #     tools/sanitize.sh avx2 tests/test_gemm.py -k batched   # a subset (pytest arguments)
+#     SANITIZE_NO_BUILD=1 tools/sanitize.sh  # run against build/asan as it is, no rebuild
 # Without pytest arguments it runs `python -m pytest tests -q -x -p no:cacheprovider`.
 # The `isa` fixture makes every kernel-correctness test cover generic/avx2/avx512 in
 # any case; forcing an ISA also sends everything else (nn, optimizers, losses tested
@@ -61,14 +62,16 @@ if [ "$#" -eq 0 ]; then
 fi
 
 # -- 1. build ------------------------------------------------------------------
-if [ ! -f "$BUILD/build.ninja" ]; then
+if [ -n "${SANITIZE_NO_BUILD:-}" ]; then
+  :   # reuse build/asan as it is (SANITIZE_NO_BUILD=1)
+elif [ ! -f "$BUILD/build.ninja" ]; then
   cmake -S "$ROOT" -B "$BUILD" -G Ninja \
     -DCMAKE_BUILD_TYPE=RelWithDebInfo \
     -DCMAKE_INTERPROCEDURAL_OPTIMIZATION=OFF \
     -DNNMAT_SANITIZE=ON \
     -Dpybind11_DIR="$("$PYTHON" -m pybind11 --cmakedir)"
 fi
-ninja -C "$BUILD"
+[ -n "${SANITIZE_NO_BUILD:-}" ] || ninja -C "$BUILD"
 CORE=$(ls "$BUILD"/_core*.so)
 
 # -- 2. a package that loads the sanitized extension ----------------------------
