@@ -36,3 +36,13 @@ def test_gemm_unaligned_c(rng):
     c = _unaligned(c0)
     nnmat.gemm(_unaligned(a), b, c, alpha=2.0, beta=0.5)
     np.testing.assert_allclose(c, 2.0 * a @ b + 0.5 * c0, rtol=1e-12, atol=1e-12)
+
+
+def test_losses_unaligned_input_and_class_targets(rng):
+    """UBSan (tools/sanitize.sh): misaligned int64 loads in the multiclass target check."""
+    x = rng.standard_normal((9, 5))
+    t = rng.integers(0, 5, 9)
+    for fn in (nnmat.losses.cross_entropy, nnmat.losses.nll_loss):
+        assert fn(_unaligned(x), _unaligned(t)) == fn(x, t)
+    y = rng.standard_normal((9, 5))
+    assert nnmat.losses.mse_loss(_unaligned(x), _unaligned(y)) == nnmat.losses.mse_loss(x, y)

@@ -103,8 +103,10 @@ def float_dtype(fn: str, *arrays: np.ndarray) -> np.dtype:
 
 def as_contiguous(a: np.ndarray, dt: np.dtype) -> np.ndarray:
     """C-contiguous array of dtype dt: the input itself when it already is one
-    (never written to), else exactly one converted copy."""
-    return np.ascontiguousarray(a, dtype=dt)
+    (never written to), else exactly one converted copy. Data misaligned for dt
+    (np.frombuffer at an odd offset) is copied too: the kernels dereference T*."""
+    a = np.ascontiguousarray(a, dtype=dt)
+    return a if a.flags.aligned else a.copy()
 
 
 def asarray(fn: str, name: str, x: Any) -> np.ndarray:

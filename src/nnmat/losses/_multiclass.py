@@ -53,7 +53,8 @@ def _index_targets(fn: str, t: np.ndarray, loss_shape: tuple, x_shape: tuple) ->
     if t.shape != tuple(loss_shape):
         raise ValueError(f"{fn}: target shape {t.shape} must be {tuple(loss_shape)} for input shape {x_shape} "
                          f"(class indices) or {x_shape} (class probabilities)")
-    return np.ascontiguousarray(t, dtype=np.int64)
+    t = np.ascontiguousarray(t, dtype=np.int64)
+    return t if t.flags.aligned else t.copy()  # the kernels dereference int64_t*
 
 
 def _finish(value, grad, reduction, loss_shape, x_shape, dt):
