@@ -45,6 +45,12 @@
 #   as they are. If one is ever needed, add it narrowly to tools/ubsan.supp /
 #   tools/asan.supp (both read when present) with a comment saying why.
 #
+# Found and fixed with it: numpy data misaligned for its dtype (np.frombuffer at an odd
+# offset; np.ascontiguousarray keeps it so) reached the kernels -- misaligned loads in
+# GEMM pack_b and the multiclass target check. The Python layer now copies such data
+# (tests/test_unaligned.py). Other wrappers that hand int64 arrays to C++ (dice,
+# embedding, detection, nn) were not probed with misaligned data.
+#
 # Speed: several times slower than the normal suite; on a shared 2-core machine run
 # it under `nice -n 10`.
 set -euo pipefail
