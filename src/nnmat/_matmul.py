@@ -46,9 +46,14 @@ def _array(func: str, name: str, x: Any, kinds: str = "biuf") -> np.ndarray:
 
 
 def _as(x: np.ndarray, dt: np.dtype) -> np.ndarray:
-    """x as dtype dt, native byte order, strides a multiple of the item size (at most one copy)."""
+    """x as dtype dt, native byte order, aligned, strides a multiple of the item size
+    (at most one copy). The kernels dereference T*: misaligned data (np.frombuffer at an
+    odd offset) is undefined behaviour there (UBSan, tools/sanitize.sh), and
+    np.ascontiguousarray keeps it misaligned, so such data is copied."""
     x = x.astype(dt, copy=False)
-    if any(s % dt.itemsize for s in x.strides):
+    if not x.flags.aligned:
+        x = np.array(x, order="C", copy=True)
+    elif any(s % dt.itemsize for s in x.strides):
         x = np.ascontiguousarray(x)
     return x
 
@@ -88,7 +93,7 @@ def matmul(a: Any, b: Any, out: Optional[np.ndarray] = None) -> Any:
     """
     if out is None and type(a) is np.ndarray and type(b) is np.ndarray:
         dt = a.dtype
-        if dt is b.dtype and a.ndim == 2 and b.ndim == 2:
+        if dt is b.dtype and a.ndim == 2 and b.ndim == 2 and a.flags.aligned and b.flags.aligned:
             f = _MATMUL2D.get(dt)
             if f is not None:
                 try:
@@ -157,6 +162,7 @@ def _matmul_general(a: Any, b: Any, out: Optional[np.ndarray]) -> Any:
         out.dtype == dt
         and out.dtype.isnative
         and not any(s % dt.itemsize for s in out.strides)
+        and out.flags.aligned
         and not np.may_share_memory(out, a)
         and not np.may_share_memory(out, b)
     )
@@ -255,6 +261,7 @@ def gemm(
     if (
         not c.dtype.isnative
         or any(s % dt.itemsize for s in c.strides)
+        or not c.flags.aligned
         or np.may_share_memory(c, a)
         or np.may_share_memory(c, b)
     ):

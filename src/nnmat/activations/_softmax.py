@@ -99,8 +99,8 @@ def _backward_from_output(fn: str, x: Any, grad_output: Any, axis: Any, output: 
         return dx
     # another axis: rows made contiguous (one copy each), the result moved back
     ax = int(axis) % a.ndim
-    yl = np.ascontiguousarray(np.moveaxis(y, ax, -1), dtype=dt)
-    gl = np.ascontiguousarray(np.moveaxis(g, ax, -1), dtype=dt)
+    yl = as_contiguous(np.moveaxis(y, ax, -1), dt)
+    gl = as_contiguous(np.moveaxis(g, ax, -1), dt)
     dl = np.empty(yl.shape, dtype=dt)
     _kernel("softmax_backward_y", dt)(yl, gl, dl, C, log)
     return np.ascontiguousarray(np.moveaxis(dl, -1, ax))

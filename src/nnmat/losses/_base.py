@@ -140,8 +140,10 @@ def float_dtype(fn: str, *arrays: np.ndarray) -> np.dtype:
 
 def as_contiguous(a: np.ndarray, dt: np.dtype) -> np.ndarray:
     """C-contiguous array of dtype dt: the input itself when it already is one
-    (never written to), else exactly one converted copy."""
-    return np.ascontiguousarray(a, dtype=dt)
+    (never written to), else exactly one converted copy. Data misaligned for dt
+    (np.frombuffer at an odd offset) is copied too: the kernels dereference T*."""
+    a = np.ascontiguousarray(a, dtype=dt)
+    return a if a.flags.aligned else a.copy()
 
 
 def asarray(fn: str, name: str, x: Any) -> np.ndarray:
@@ -159,7 +161,8 @@ def int64_labels(fn: str, name: str, t: np.ndarray) -> np.ndarray:
     negative numbers (to -100, say: an ignore_index) and are refused with IndexError instead."""
     if t.dtype == np.uint64 and t.size and int(t.max()) > np.iinfo(np.int64).max:
         raise IndexError(f"{fn}: {name} value {int(t.max())} is out of range (beyond int64)")
-    return np.ascontiguousarray(t, dtype=np.int64)
+    t = np.ascontiguousarray(t, dtype=np.int64)
+    return t if t.flags.aligned else t.copy()   # the kernels dereference int64_t*
 
 
 def same_shape(fn: str, input: np.ndarray, target: np.ndarray, names=("input", "target")) -> None:

@@ -16,7 +16,7 @@ import numpy as np
 
 from .. import _core
 from ..activations._elementwise import ACT_IDS
-from ..losses._base import asarray, float_dtype
+from ..losses._base import as_contiguous, asarray, float_dtype
 from . import _init
 
 _NETWORK = {np.dtype(np.float32): _core.Network_f32, np.dtype(np.float64): _core.Network_f64}
@@ -124,7 +124,7 @@ class Layer:
     def _input(self, x: Any) -> np.ndarray:
         x = asarray(f"{type(self).__name__}.forward", "x", x)
         dt = self._dtype if self._dtype is not None else float_dtype(type(self).__name__, x)
-        return np.ascontiguousarray(x, dtype=dt)
+        return as_contiguous(x, dt)
 
     @_locked
     def forward(self, x: Any, training: bool = False) -> np.ndarray:
@@ -153,7 +153,7 @@ class Layer:
                              f"expected the output's shape {self._out_shape}")
         dt = self._net_key[0]
         rows = math.prod(self._in_shape[:-1])
-        g = np.ascontiguousarray(g, dtype=dt).reshape(rows, self._out_shape[-1] if self._out_shape else 0)
+        g = as_contiguous(g, dt).reshape(rows, self._out_shape[-1] if self._out_shape else 0)
         dx = np.empty((rows, self._net_key[1]), dt)
         self._net.backward(g, dx)
         return dx.reshape(self._in_shape)

@@ -12,7 +12,7 @@ import numpy as np
 
 from . import _layers
 from ._callbacks import Callback, History, Progress
-from ..losses._base import asarray, int64_labels
+from ..losses._base import as_contiguous, asarray, int64_labels
 from ._layers import DENSE, Dense, Dropout, Flatten, Layer, _locked
 from ._losses import NET_CE, NET_EW, NET_NLL, Loss, get_loss
 
@@ -194,7 +194,7 @@ class Sequential(Layer):
         if x.ndim > 2 and not (self.layers and isinstance(self.layers[0], Flatten)):
             raise ValueError(f"{who}: x has shape {x.shape}; inputs with more than 2 dimensions need a "
                              "Flatten() as the first layer")
-        x2 = np.ascontiguousarray(x, dtype=self._dtype).reshape(x.shape[0], math.prod(x.shape[1:]))
+        x2 = as_contiguous(x, self._dtype).reshape(x.shape[0], math.prod(x.shape[1:]))
         i = self._first_dense()
         if i is not None and x2.shape[1] != self.layers[i].in_features:
             raise ValueError(f"{who}: x has {x2.shape[1]} features per sample, the model expects "
@@ -231,7 +231,7 @@ class Sequential(Layer):
                              f"shape {self._out_shape}")
         net = self._net
         dx = np.empty((self._out_shape[0], net.in_features), self._dtype)
-        net.backward(np.ascontiguousarray(g, dtype=self._dtype), dx)
+        net.backward(as_contiguous(g, self._dtype), dx)
         return dx.reshape(self._in_shape)
 
     def output_width(self, width: int) -> int:
@@ -281,7 +281,7 @@ class Sequential(Layer):
             raise ValueError(f"{who}: targets must have shape ({n}, {C}) for this model, got {y.shape}")
         if y.dtype == object or not (np.issubdtype(y.dtype, np.number) or y.dtype == np.bool_):
             raise TypeError(f"{who}: targets must be numbers, got dtype {y.dtype}")
-        yv = np.ascontiguousarray(y, dtype=self._dtype)
+        yv = as_contiguous(y, self._dtype)
         if not np.isfinite(yv).all():
             raise ValueError(f"{who}: targets contain NaN or infinity")
         if hinge and yv.size and np.all((yv == 0) | (yv == 1)):
@@ -296,7 +296,7 @@ class Sequential(Layer):
             raise ValueError(f"{who}: sample_weight must have shape ({n},), got {sw.shape}")
         if not (np.issubdtype(sw.dtype, np.number) or sw.dtype == np.bool_) or np.iscomplexobj(sw):
             raise TypeError(f"{who}: sample_weight must be real numbers, got dtype {sw.dtype}")
-        sw = np.ascontiguousarray(sw, dtype=self._dtype)
+        sw = as_contiguous(sw, self._dtype)
         if not np.isfinite(sw).all() or (sw < 0).any():
             raise ValueError(f"{who}: sample_weight must be finite and non-negative")
         return sw
@@ -420,7 +420,7 @@ class Sequential(Layer):
         else:
             kind, ew, p0, p1, cw, ignore, eps = native
             if cw is not None:
-                cw = np.ascontiguousarray(cw, dtype=self._dtype)
+                cw = as_contiguous(cw, self._dtype)
                 if cw.shape != (net.out_features,):
                     raise ValueError(f"{who}: class weight must have shape ({net.out_features},), got {cw.shape}")
             net.set_task(x2, yi, yv, sw, kind, ew, p0, p1, cw, ignore, eps, opt._core, plist, glist)
@@ -451,7 +451,7 @@ class Sequential(Layer):
             else:
                 out = net.forward_batch(idx, 0, n, True)
                 value, g = loss_obj.value_and_grad(out, yp, sample_weight=sw)
-                net.backward_update(np.ascontiguousarray(g, dtype=self._dtype))
+                net.backward_update(as_contiguous(g, self._dtype))
         finally:
             net.clear_task()
         self._net = None
@@ -579,7 +579,7 @@ class Sequential(Layer):
                             c, k = self._accuracy(out, yp[rows], loss_obj) * cnt, cnt
                         else:
                             c = k = 0
-                        net.backward_update(np.ascontiguousarray(g, dtype=self._dtype))
+                        net.backward_update(as_contiguous(g, self._dtype))
                         w = float(cnt) if swb is None else float(swb.sum())
                     total += value * w
                     weight += w
