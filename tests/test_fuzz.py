@@ -30,7 +30,6 @@ import numpy as np
 import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
-from scipy import special
 
 import nnmat
 from nnmat import activations as A
@@ -50,6 +49,14 @@ _PROFILE = settings.get_profile(_PROFILE_NAME)
 if os.environ.get("NNMAT_FUZZ_EXAMPLES"):   # e.g. a quick exploratory run
     _PROFILE = settings(_PROFILE, max_examples=int(os.environ["NNMAT_FUZZ_EXAMPLES"]))
 
+
+
+# erfc element-wise through libm (math.erfc): scipy is not a test dependency.
+_erfc_ufunc = np.frompyfunc(math.erfc, 1, 1)
+
+
+def _erfc(x):
+    return np.asarray(_erfc_ufunc(np.asarray(x, dtype=np.float64)), dtype=np.float64)
 
 def fuzz(weight: float = 1.0):
     """This module's settings: the selected profile, max_examples scaled by weight."""
@@ -274,7 +281,7 @@ def _gelu_fwd(x, approximate="none"):
         u = math.sqrt(2 / math.pi) * (x + 0.044715 * x ** 3)
         with np.errstate(all="ignore"):   # 0.5 (1 + tanh(u)) = sigmoid(2u), without cancellation
             return np.where(np.abs(x) > 1e10, np.where(x > 0, x, -0.0), x * _sigmoid(2 * u))
-    return x * 0.5 * special.erfc(-x / math.sqrt(2))
+    return x * 0.5 * _erfc(-x / math.sqrt(2))
 
 
 def _gelu_bwd(x, approximate="none"):
@@ -286,7 +293,7 @@ def _gelu_bwd(x, approximate="none"):
             du = c * (1 + 3 * 0.044715 * x * x)
             term = np.where(np.abs(x) > 1e10, 0.0, 2 * x * s * sm * du)
             return s + term, s + np.abs(term)
-        cdf = 0.5 * special.erfc(-x / math.sqrt(2))
+        cdf = 0.5 * _erfc(-x / math.sqrt(2))
         pdf = np.exp(-0.5 * x * x) / math.sqrt(2 * math.pi)
         return cdf + x * pdf, cdf + np.abs(x * pdf)
 
