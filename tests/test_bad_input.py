@@ -24,6 +24,8 @@ import pytest
 sys.path.insert(0, os.path.dirname(__file__))
 from catalogue import ENTRIES, BY_NAME, make  # noqa: E402
 
+import nnmat  # noqa: E402
+
 ERRORS = (ValueError, TypeError, IndexError)
 
 
@@ -585,7 +587,8 @@ def huge32_outcomes():
     import json
     import subprocess
     env = dict(os.environ)
-    src = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "src")
+    # the nnmat this test imported (the source tree or an installed wheel)
+    src = os.path.dirname(os.path.dirname(os.path.abspath(nnmat.__file__)))
     env["PYTHONPATH"] = src + os.pathsep + env.get("PYTHONPATH", "")
     env["OMP_NUM_THREADS"] = "1"
     p = subprocess.run([sys.executable, os.path.join(os.path.dirname(__file__), "_huge32_child.py")],
