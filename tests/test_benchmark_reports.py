@@ -11,6 +11,8 @@ import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 BENCH = ROOT / "benchmarks"
+if not (BENCH / "summary.py").is_file():
+    pytest.skip("benchmarks/ is not here (tests copied out of the source tree)", allow_module_level=True)
 
 
 def _module(name: str):

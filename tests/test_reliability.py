@@ -310,8 +310,11 @@ def test_huge_requests_raise_memory_error():
 
 def test_ctrl_c_during_fit_stops_between_batches():
     out = run_script("""
-    import _thread, threading, time, numpy as np
+    import _thread, signal, threading, time, numpy as np
     from nnmat import nn
+    # Python ignores SIGINT when it started with it ignored (a background job):
+    # install its handler, so that interrupt_main() acts as Ctrl-C would
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     r = np.random.default_rng(0)
     x = r.standard_normal((20000, 100)).astype(np.float32); y = r.integers(0, 10, 20000)
     m = nn.Sequential([nn.Dense(100, 256, "relu"), nn.Dense(256, 10)], seed=0)
