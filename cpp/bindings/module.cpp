@@ -16,5 +16,5 @@ PYBIND11_MODULE(_core, m) {
     nnmat::select_isa_from_environment();
     nnmat::register_config(m);
     nnmat::register_gemm(m);
-    for (nnmat::RegisterFn f : nnmat::binding_registry()) f(m);
+    for (const auto& [name, f] : nnmat::sorted_bindings()) f(m);
 }
