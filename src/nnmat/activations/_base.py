@@ -20,6 +20,8 @@ from typing import Any, Callable, Optional
 
 import numpy as np
 
+from .._docs import numpy_sections
+
 
 _PARAM_DOCS = {
     "x": "x : array_like\n    Input, any shape; not modified. float32/float64 are computed natively,\n"
@@ -30,23 +32,17 @@ _PARAM_DOCS = {
 }
 
 
-def _numpy_sections(doc: Optional[str], sig: inspect.Signature) -> str:
-    """``doc`` (formula and reference) followed by NumPy-style Parameters / Returns /
-    Notes sections built from the public signature, unless it already has them."""
-    doc = inspect.cleandoc(doc or "")
-    if "\nParameters\n---" in doc:
-        return doc
-    params = []
-    for p in sig.parameters.values():
-        if p.name in _PARAM_DOCS:
-            params.append(_PARAM_DOCS[p.name])
-        elif p.default is not inspect.Parameter.empty:
-            params.append(f"{p.name} : {type(p.default).__name__}, default {p.default!r}\n"
-                          "    Parameter of the torch function of the same name, with its default.")
-    return (f"{doc}\n\nParameters\n----------\n" + "\n".join(params)
-            + "\n\nReturns\n-------\nndarray\n    The activation of ``x``, same shape, in the promoted float dtype"
-            " (``out`` when given).\n\nNotes\n-----\n``f.backward(x, grad_output, ...)`` takes the same parameters and returns"
-            " the gradient with respect to ``x`` of ``sum(grad_output * f(x, ...))``.")
+def _other_param(p: inspect.Parameter) -> Optional[str]:
+    if p.default is inspect.Parameter.empty:
+        return None
+    return (f"{p.name} : {type(p.default).__name__}, default {p.default!r}\n"
+            "    Parameter of the torch function of the same name, with its default.")
+
+
+_RETURNS = ("ndarray\n    The activation of ``x``, same shape, in the promoted float dtype"
+            " (``out`` when given).")
+_NOTES = ("``f.backward(x, grad_output, ...)`` takes the same parameters and returns"
+          " the gradient with respect to ``x`` of ``sum(grad_output * f(x, ...))``.")
 
 
 class Activation:
@@ -60,7 +56,8 @@ class Activation:
         self.__qualname__ = name
         self.__module__ = "nnmat.activations"
         self.__signature__ = inspect.signature(forward)
-        self.__doc__ = _numpy_sections(doc if doc is not None else forward.__doc__, self.__signature__)
+        self.__doc__ = numpy_sections(doc if doc is not None else forward.__doc__, self.__signature__,
+                                      _PARAM_DOCS, _other_param, _RETURNS, _NOTES)
 
     def __call__(self, x: Any, *args: Any, **kwargs: Any) -> np.ndarray:
         result: np.ndarray = self._forward(x, *args, **kwargs)

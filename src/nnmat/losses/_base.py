@@ -32,6 +32,8 @@ from typing import Any, Callable, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from .._docs import numpy_sections
+
 REDUCTIONS = ("mean", "sum", "none")
 
 #: What a loss returns: a Python float for reduction 'mean'/'sum', an ndarray for 'none'.
@@ -49,26 +51,17 @@ _PARAM_DOCS = {
 }
 
 
-def _numpy_sections(doc: Optional[str], sig: inspect.Signature) -> str:
-    """``doc`` (formula and reference) followed by NumPy-style Parameters / Returns /
-    Notes sections built from the public signature, unless it already has them."""
-    doc = inspect.cleandoc(doc or "")
-    if "\nParameters\n---" in doc:
-        return doc
-    params = []
-    for p in sig.parameters.values():
-        if p.name in _PARAM_DOCS:
-            params.append(_PARAM_DOCS[p.name])
-        elif p.default is inspect.Parameter.empty:
-            params.append(f"{p.name} : array_like\n    Input of the loss (see above); not modified.")
-        else:
-            params.append(f"{p.name} : {type(p.default).__name__ if p.default is not None else 'optional'}, "
-                          f"default {p.default!r}\n    See above; the reference's default.")
-    return (f"{doc}\n\nParameters\n----------\n" + "\n".join(params)
-            + "\n\nReturns\n-------\nfloat or ndarray\n    The loss: a Python float for 'mean'/'sum', an ndarray for 'none'."
-            "\n\nNotes\n-----\n``loss.grad(...)`` (same arguments, plus ``grad_output=``, the upstream gradient) returns"
-            " the gradient with respect to the prediction(s) (a tuple for several predicted inputs);"
-            " ``loss.value_and_grad(...)`` returns ``(value, grad)`` from one fused pass.")
+def _other_param(p: inspect.Parameter) -> str:
+    if p.default is inspect.Parameter.empty:
+        return f"{p.name} : array_like\n    Input of the loss (see above); not modified."
+    return (f"{p.name} : {type(p.default).__name__ if p.default is not None else 'optional'}, "
+            f"default {p.default!r}\n    See above; the reference's default.")
+
+
+_RETURNS = "float or ndarray\n    The loss: a Python float for 'mean'/'sum', an ndarray for 'none'."
+_NOTES = ("``loss.grad(...)`` (same arguments, plus ``grad_output=``, the upstream gradient) returns"
+          " the gradient with respect to the prediction(s) (a tuple for several predicted inputs);"
+          " ``loss.value_and_grad(...)`` returns ``(value, grad)`` from one fused pass.")
 
 
 class LossFunction:
@@ -81,7 +74,8 @@ class LossFunction:
         self.__module__ = "nnmat.losses"
         params = list(inspect.signature(impl).parameters.values())[3:]
         self.__signature__ = inspect.Signature(params)
-        self.__doc__ = _numpy_sections(doc if doc is not None else impl.__doc__, self.__signature__)
+        self.__doc__ = numpy_sections(doc if doc is not None else impl.__doc__, self.__signature__,
+                                      _PARAM_DOCS, _other_param, _RETURNS, _NOTES)
 
     def __call__(self, *args: Any, **kwargs: Any) -> LossValue:
         """The loss value: a float for 'mean'/'sum', an ndarray for 'none'."""

@@ -153,7 +153,7 @@ class Layer:
                              f"expected the output's shape {self._out_shape}")
         dt = self._net_key[0]
         rows = math.prod(self._in_shape[:-1])
-        g = as_contiguous(g, dt).reshape(rows, self._out_shape[-1] if self._out_shape else 0)
+        g = as_contiguous(g, dt).reshape(rows, self._out_shape[-1])
         dx = np.empty((rows, self._net_key[1]), dt)
         self._net.backward(g, dx)
         return dx.reshape(self._in_shape)
