@@ -62,11 +62,17 @@ def test_matmul_columns_beyond_nc_block(isa, rng, dtype, shape):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_matmul_with_tiny_cache_blocking_override(isa, rng, dtype):
-    """Every blocking loop runs many times (mc, kc, nc much smaller than the problem)."""
-    a = random_array(rng, (45, 70), dtype)
-    b = np.asfortranarray(random_array(rng, (70, 83), dtype))
-    nnmat._core.set_gemm_blocking(mc=8, kc=7, nc=16)
+@pytest.mark.parametrize("b_layout", ["F", "C", "strided"])
+def test_matmul_with_tiny_cache_blocking_override(isa, rng, dtype, b_layout):
+    """Every blocking loop runs many times (mc, kc, nc much smaller than the problem).
+
+    The first row block packs each B panel just before using it, the later ones
+    reuse it: several row blocks, for each layout pack_b reads.
+    """
+    a = np.asfortranarray(random_array(rng, (301, 70), dtype))  # with m > 4 MR: the packed path
+    b = random_array(rng, (70, 2 * 83), dtype)
+    b = {"F": np.asfortranarray(b[:, :83]), "C": np.ascontiguousarray(b[:, :83]), "strided": b[:, ::2]}[b_layout]
+    nnmat._core.set_gemm_blocking(mc=24, kc=7, nc=48)
     try:
         c = nnmat.matmul(a, b)
     finally:

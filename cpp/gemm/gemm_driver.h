@@ -292,15 +292,53 @@ struct GemmImpl {
         }
     }
 
+    // A region of memory to prefetch in slices during a run of micro-kernel calls:
+    // `rows` rows of `bytes` bytes, `stride` bytes apart (see Tile::pf).
+    struct PrefetchRegion {
+        const char* base = nullptr;
+        int64_t stride = 0, row_lines = 1, lines = 0;
+        static PrefetchRegion rows_of(const T* p, int64_t rows, int64_t bytes, int64_t stride) {
+            PrefetchRegion r;
+            r.base = reinterpret_cast<const char*>(p);
+            r.stride = stride;
+            const bool aligned = reinterpret_cast<uintptr_t>(p) % 64 == 0 && stride % 64 == 0;
+            r.row_lines = ceil_div(bytes, 64) + (aligned ? 0 : 1);
+            r.lines = rows * r.row_lines;
+            return r;
+        }
+        // Slice q of `parts` (equal shares of the lines) into a tile.
+        void slice(int64_t q, int64_t parts, Tile<T>& t) const {
+            if (lines <= 0) return;
+            const int64_t share = ceil_div(lines, parts), first = q * share;
+            if (first >= lines) return;
+            const int64_t row = first / row_lines;
+            t.pf = base + row * stride;
+            t.pf_stride = stride;
+            t.pf_row_lines = row_lines;
+            t.pf_col = first - row * row_lines;
+            t.pf_count = imin(share, lines - first);
+        }
+    };
+
+    // The source of B's column panel starting at column j (kb x cols), for the
+    // prefetcher: rows of a row-major B, columns of a column-major one.
+    static PrefetchRegion b_source(const T* b, int64_t kb, int64_t cols, int64_t rsb, int64_t csb) {
+        const int64_t es = int64_t(sizeof(T));
+        if (csb == 1) return PrefetchRegion::rows_of(b, kb, cols * es, rsb * es);
+        if (rsb == 1) return PrefetchRegion::rows_of(b, cols, kb * es, csb * es);
+        return PrefetchRegion{};
+    }
+
     static void serial_packed(const GemmProblem<T>& P, const Blocking& bl, T* abuf, T* bbuf) {
         // Packing an A panel costs about one micro-kernel call; with few column
         // panels to amortise it over, reading A in place is faster.
         const bool inplace = a_in_place(P) && P.n <= 16 * NR;
+        const int64_t es = int64_t(sizeof(T));
         for (int64_t jc = 0; jc < P.n; jc += bl.nc) {
             const int64_t nb = imin(bl.nc, P.n - jc);
             for (int64_t pc = 0; pc < P.k; pc += bl.kc) {
                 const int64_t kb = imin(bl.kc, P.k - pc);
-                pack_b(kb, nb, P.b + pc * P.rsb + jc * P.csb, P.rsb, P.csb, bbuf);
+                const T* bblock = P.b + pc * P.rsb + jc * P.csb;
                 const T beta = pc == 0 ? P.beta : T(1);
                 const bool last = pc + kb == P.k;
                 const T* bias = last ? P.bias : nullptr;
@@ -308,11 +346,29 @@ struct GemmImpl {
                     const int64_t mb = imin(bl.mc, P.m - ic);
                     const T* ablock = P.a + ic * P.rsa + pc * P.csa;
                     if (!inplace) pack_a(mb, kb, ablock, P.rsa, P.csa, abuf);
+                    const int64_t calls = ceil_div(mb, MR);
+                    // The first row block packs each B panel just before it uses it,
+                    // while the source of the next one is being prefetched (the
+                    // copy then reads L2, not memory); later row blocks reuse the
+                    // packed panels.
+                    const bool packing = ic == 0;
                     for (int64_t jr = 0; jr < nb; jr += NR) {
                         const int64_t cols = imin(NR, nb - jr);
+                        if (packing) pack_b(kb, cols, bblock + jr * P.csb, P.rsb, P.csb, bbuf + jr * kb);
+                        // What the next panel needs, fetched a slice per call: its
+                        // source while the first row block packs, else the packed
+                        // panel (for the last panel: the first, for the next row block).
+                        PrefetchRegion next;
+                        if (jr + NR < nb) {
+                            if (packing) next = b_source(bblock + (jr + NR) * P.csb, kb, imin(NR, nb - jr - NR), P.rsb, P.csb);
+                            else next = PrefetchRegion::rows_of(bbuf + (jr + NR) * kb, 1, kb * NR * es, 0);
+                        } else if (ic + mb < P.m) {
+                            next = PrefetchRegion::rows_of(bbuf, 1, kb * NR * es, 0);
+                        }
                         for (int64_t ir = 0; ir < mb; ir += MR) {
                             const int64_t rows = imin(MR, mb - ir);
-                            const Tile<T> t = tile(P, ic + ir, jc + jr, rows, cols, beta, bias);
+                            Tile<T> t = tile(P, ic + ir, jc + jr, rows, cols, beta, bias);
+                            next.slice(ir / MR, calls, t);
                             if (inplace)
                                 kernel_rows<MR, false>(rows, kb, ablock + ir * P.rsa, P.rsa, bbuf + jr * kb, NR, t);
                             else

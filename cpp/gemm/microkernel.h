@@ -6,6 +6,9 @@
 namespace nnmat {
 namespace NNMAT_ISA_NS {
 
+inline int64_t imin_(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t imax_(int64_t a, int64_t b) { return a > b ? a : b; }
+
 // Where and how a micro-tile of C is written.
 template <class T>
 struct Tile {
@@ -14,6 +17,15 @@ struct Tile {
     T alpha, beta;                // beta == 0: C is not read
     const T* bias; int64_t bias_stride;   // per column, may be null
     bool prefetch_c;              // C is large (not cache-resident): fetch the tile early
+    // Packed path: part of the next B micro-panel (packed, or its source rows
+    // when it is still to be packed) to fetch during this call, one 64-byte line
+    // per k step: `pf_count` lines starting at line `pf_col` of the row at `pf`;
+    // rows have `pf_row_lines` lines and are `pf_stride` bytes apart.
+    const char* pf = nullptr;
+    int64_t pf_stride = 0;
+    int64_t pf_row_lines = 1;
+    int64_t pf_col = 0;
+    int64_t pf_count = 0;
 };
 
 // C tile = alpha * acc + beta * C (+ bias). The vector path and the element path
@@ -71,27 +83,17 @@ __attribute__((noinline)) void ukernel(int64_t k, const T* __restrict a, int64_t
     using V = Vec<T>;
     using R = typename V::reg;
     constexpr int L = V::lanes;
-    // Start fetching the C tile now: it is needed only after the k loop, and
-    // its rows are far apart in memory (a miss per row would stall the write-back).
-    // Skipped for a cache-resident C, where the prefetches only cost issue slots.
-    if (t.prefetch_c && t.csc == 1) {
-        constexpr int kLines = (NV * L * int(sizeof(T)) + 63) / 64;
-#pragma GCC unroll 16
-        for (int r = 0; r < MROWS; ++r)
-#pragma GCC unroll 4
-            for (int l = 0; l < kLines; ++l)
-                __builtin_prefetch(t.c + r * t.rsc + l * (64 / int(sizeof(T))), 1, 3);
-    }
     R acc[MROWS][NV];
 #pragma GCC unroll 16
     for (int r = 0; r < MROWS; ++r)
 #pragma GCC unroll 8
         for (int v = 0; v < NV; ++v) acc[r][v] = V::zero();
 
+    // One k step: NV vector loads of B, MROWS broadcasts of A, MROWS * NV FMAs.
     // Packed A is read sequentially; asking for it a few steps ahead keeps the
     // loads of the broadcasts off the critical path when a panel starts cold.
     constexpr int kPrefetchA = 8;
-    for (int64_t p = 0; p < k; ++p) {
+    auto step = [&]() __attribute__((always_inline)) {
         if (APACKED) __builtin_prefetch(a + kPrefetchA * MR, 0, 3);
         R bv[NV];
 #pragma GCC unroll 8
@@ -104,7 +106,34 @@ __attribute__((noinline)) void ukernel(int64_t k, const T* __restrict a, int64_t
         }
         a += APACKED ? MR : 1;
         b += ldb;
+    };
+
+    // Prefetches, one per k step over the first steps, so that they never take
+    // all of L1's miss buffers at once (a burst of them stalls the A and B loads
+    // behind misses to memory): the C tile (needed only after the loop; skipped
+    // for a cache-resident C, where prefetches only cost issue slots) and the
+    // driver's slice of the next B panel (into L2).
+    constexpr int kLinesC = (NV * L * int(sizeof(T)) + 63) / 64;
+    constexpr int kPerRow = 64 / int(sizeof(T));
+    const int64_t c_lines = t.prefetch_c && t.csc == 1 ? MROWS * kLinesC : 0;
+    if (c_lines > k) {
+        // Too few steps to spread them over: all at once.
+        for (int64_t l = 0; l < c_lines; ++l) __builtin_prefetch(t.c + (l / kLinesC) * t.rsc + (l % kLinesC) * kPerRow, 1, 3);
     }
+    const int64_t c_spread = c_lines > k ? 0 : c_lines;
+    const int64_t head = imax_(c_spread, imin_(k, t.pf_count));
+    const char* pf_row = t.pf;
+    int64_t pf_col = t.pf_col;
+    int64_t p = 0;
+    for (; p < head; ++p) {
+        if (p < c_spread) __builtin_prefetch(t.c + (p / kLinesC) * t.rsc + (p % kLinesC) * kPerRow, 1, 3);
+        if (p < t.pf_count) {
+            __builtin_prefetch(pf_row + pf_col * 64, 0, 2);
+            if (++pf_col == t.pf_row_lines) { pf_col = 0; pf_row += t.pf_stride; }
+        }
+        step();
+    }
+    for (; p < k; ++p) step();
     write_tile<T, MROWS, NV>(acc, t);
 }
 
