@@ -364,6 +364,22 @@ def test_matmul_out_partially_overlapping_input(isa, rng, dtype):
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
+def test_matmul_out_reversed_view_overlapping_input(isa, rng, dtype):
+    """Negative strides: out's memory range starts below its data pointer."""
+    buf = random_array(rng, (40, 20), dtype)
+    a = buf[:20]
+    b = random_array(rng, (20, 20), dtype)
+    a0 = a.copy()
+    out = buf[::-1][:20]   # rows 39 .. 20, reversed: adjacent to a, not overlapping
+    nnmat.matmul(a, b, out=out)
+    assert_matmul_close(out, a0, b)
+    out = buf[::-1][10:30]   # rows 29 .. 10, reversed: overlaps a's last 10 rows
+    a0 = buf[:20].copy()
+    nnmat.matmul(buf[:20], b, out=out)
+    assert_matmul_close(out, a0, b)
+
+
+@pytest.mark.parametrize("dtype", FLOATS)
 def test_matmul_out_square_matrix_squared_in_place(isa, rng, dtype):
     a = random_array(rng, (33, 33), dtype)
     a0 = a.copy()

@@ -57,6 +57,44 @@ py::array matmul2d(const py::array& a_, const py::array& b_) {
     return std::move(out);
 }
 
+// Byte range [lo, hi) spanned by a view's elements (an empty view spans nothing).
+template <class T>
+void extent(const ArrayView<T>& v, uintptr_t& lo, uintptr_t& hi) {
+    intptr_t first = 0, last = 0;
+    for (int i = 0; i < v.ndim; ++i) {
+        if (v.shape[i] == 0) { lo = hi = 0; return; }
+        const intptr_t span = intptr_t(v.shape[i] - 1) * intptr_t(v.strides[i]) * intptr_t(sizeof(T));
+        if (span < 0) first += span; else last += span;
+    }
+    lo = reinterpret_cast<uintptr_t>(v.data) + uintptr_t(first);
+    hi = reinterpret_cast<uintptr_t>(v.data) + uintptr_t(last) + sizeof(T);
+}
+template <class T>
+bool may_overlap(const ArrayView<T>& x, const ArrayView<T>& y) {
+    uintptr_t xl, xh, yl, yh;
+    extent(x, xl, xh);
+    extent(y, yl, yh);
+    return xl < xh && yl < yh && xl < yh && yl < xh;
+}
+
+// 2-D fast path with out=: a (m, k) @ b (k, n) written into out (m, n), any
+// strides. Returns false, computing nothing, when out's memory range meets a's
+// or b's (the caller then computes into a temporary). Shape errors raise.
+template <class T>
+bool matmul2d_out(const py::array& a_, const py::array& b_, const py::array& out_) {
+    const ArrayView<T> a = view_of<T>(a_, "a"), b = view_of<T>(b_, "b"), c = view_of<T>(out_, "out", true);
+    if (a.ndim != 2 || b.ndim != 2 || c.ndim != 2) throw py::value_error("matmul2d_out: operands must be 2-D");
+    if (a.shape[1] != b.shape[0]) throw py::value_error(mismatch(b.shape[0], a.shape[1]));
+    if (c.shape[0] != a.shape[0] || c.shape[1] != b.shape[1])
+        throw py::value_error("out: has the wrong shape for the matmul result");
+    if (may_overlap(c, a) || may_overlap(c, b)) return false;
+    const GemmProblem<T> P = problem2d(a, b, c);
+    const int nt = get_num_threads();
+    py::gil_scoped_release nogil;
+    gemm_call(P, nt);
+    return true;
+}
+
 // N-D: a (..., m, k), b (..., k, n), out (..., m, n), all with the same batch
 // shape (broadcast dimensions as zero strides). out must not overlap a or b.
 template <class T>
@@ -143,6 +181,8 @@ void gemm_into(const py::array& a_, const py::array& b_, const py::array& c_, do
 void register_gemm(py::module_& m) {
     m.def("matmul2d_f32", &matmul2d<float>, py::arg("a"), py::arg("b"));
     m.def("matmul2d_f64", &matmul2d<double>, py::arg("a"), py::arg("b"));
+    m.def("matmul2d_out_f32", &matmul2d_out<float>, py::arg("a"), py::arg("b"), py::arg("out"));
+    m.def("matmul2d_out_f64", &matmul2d_out<double>, py::arg("a"), py::arg("b"), py::arg("out"));
     m.def("matmul_into_f32", &matmul_into<float>, py::arg("a"), py::arg("b"), py::arg("out"));
     m.def("matmul_into_f64", &matmul_into<double>, py::arg("a"), py::arg("b"), py::arg("out"));
     m.def("gemm_into_f32", &gemm_into<float>, py::arg("a"), py::arg("b"), py::arg("c"), py::arg("alpha"),

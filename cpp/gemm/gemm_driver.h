@@ -462,6 +462,12 @@ struct Gemm {
     // per block to cover the FMA latency (AVX2: 8 rows as 4 + 4 on 4 x 24, not on
     // 6 x 16 with 8 accumulators; measured 1.2x float32, 1.5x float64 on 8x512x512).
     using Few = GemmImpl<T, GemmShape<T>::MR_FEW, GemmShape<T>::NV_FEW>;
+    // At most one vector of columns (n <= lanes) on the direct path: a tile one
+    // vector wide, so B is read in place and C written with full vectors instead
+    // of packing a zero-padded strip and writing an edge tile element by element
+    // (no packing, no scalar write-back of a half-empty tile).
+    static constexpr bool kNarrow = GemmShape<T>::NV >= 2;
+    using Narrow = GemmImpl<T, GemmShape<T>::MR, 1>;
 
     // C = beta * C (+ bias): the product term vanishes (k == 0 or alpha == 0).
     static void scale_c(const GemmProblem<T>& P) {
@@ -480,6 +486,7 @@ struct Gemm {
         if (P.m <= 0 || P.n <= 0) return;
         if (P.k <= 0 || P.alpha == T(0)) { scale_c(P); return; }
         if (!Direct::use_direct(P)) Packed::run(P, nthreads, false);
+        else if (kNarrow && P.n <= Vec<T>::lanes) Narrow::run(P, nthreads, true);
         else if (P.m > Direct::MR && P.m <= 2 * Direct::MR) Few::run(P, nthreads, true);
         else Direct::run(P, nthreads, true);
     }

@@ -14,6 +14,7 @@ __all__ = ["matmul", "gemm", "linear"]
 _F32 = np.dtype(np.float32)
 _F64 = np.dtype(np.float64)
 _MATMUL2D = {_F32: _core.matmul2d_f32, _F64: _core.matmul2d_f64}
+_MATMUL2D_OUT = {_F32: _core.matmul2d_out_f32, _F64: _core.matmul2d_out_f64}
 _MATMUL_INTO = {_F32: _core.matmul_into_f32, _F64: _core.matmul_into_f64}
 _GEMM_INTO = {_F32: _core.gemm_into_f32, _F64: _core.gemm_into_f64}
 _SIGNATURE = "(n?,k),(k,m?)->(n?,m?)"
@@ -91,15 +92,27 @@ def matmul(a: Any, b: Any, out: Optional[np.ndarray] = None) -> Any:
     ndarray or scalar
         ``a @ b`` (a scalar for two 1-D operands, as numpy); ``out`` when given.
     """
-    if out is None and type(a) is np.ndarray and type(b) is np.ndarray:
+    if type(a) is np.ndarray and type(b) is np.ndarray:
         dt = a.dtype
         if dt is b.dtype and a.ndim == 2 and b.ndim == 2 and a.flags.aligned and b.flags.aligned:
-            f = _MATMUL2D.get(dt)
-            if f is not None:
-                try:
-                    return f(a, b)
-                except ValueError:
-                    pass  # unusual strides or mismatched shapes: the general path copies or explains
+            # Fast paths for the common case (2-D operands of one float dtype): the
+            # kernel checks shapes and strides; anything unusual (mismatched shapes,
+            # odd strides) goes on to the general path, which copies or explains.
+            if out is None:
+                f = _MATMUL2D.get(dt)
+                if f is not None:
+                    try:
+                        return f(a, b)
+                    except ValueError:
+                        pass
+            elif type(out) is np.ndarray and out.dtype is dt and out.ndim == 2 and out.flags.aligned:
+                f = _MATMUL2D_OUT.get(dt)
+                if f is not None:
+                    try:
+                        if f(a, b, out):   # False: out overlaps a or b (the general path copies)
+                            return out
+                    except ValueError:
+                        pass
     return _matmul_general(a, b, out)
 
 
