@@ -237,6 +237,34 @@ def gemm(
     ndarray
         ``c``.
     """
+    if (
+        type(a) is np.ndarray
+        and type(b) is np.ndarray
+        and type(c) is np.ndarray
+        and type(alpha) is float
+        and type(beta) is float
+        and a.ndim == 2
+        and b.ndim == 2
+        and c.ndim == 2
+        and a.dtype is c.dtype
+        and b.dtype is c.dtype
+        and c.flags.writeable
+        and a.flags.aligned
+        and b.flags.aligned
+        and c.flags.aligned
+        and not np.may_share_memory(c, a)
+        and not np.may_share_memory(c, b)
+    ):
+        # The common case (2-D arrays of one float dtype, c given): straight to the
+        # kernel, which checks shapes and strides; anything unusual goes on to the
+        # general path, which copies or explains.
+        f = _GEMM_INTO.get(c.dtype)
+        if f is not None:
+            try:
+                f(a.T if trans_a else a, b.T if trans_b else b, c, alpha, beta)
+                return c
+            except ValueError:
+                pass
     a = _array("gemm", "a", a)
     b = _array("gemm", "b", b)
     for name, x in (("a", a), ("b", b)):
@@ -311,6 +339,27 @@ def linear(x: Any, weight: Any, bias: Any = None, activation: Any = None) -> np.
         In the promoted float dtype of the inputs (float32 when all are float32).
     """
     act = _activation_id(activation)
+    if (
+        type(x) is np.ndarray
+        and type(weight) is np.ndarray
+        and x.ndim == 2
+        and weight.ndim == 2
+        and x.shape[1] == weight.shape[1]
+        and x.flags.aligned
+        and weight.flags.aligned
+        and (bias is None or (type(bias) is np.ndarray and bias.dtype is x.dtype and bias.shape == (weight.shape[0],)))
+    ):
+        # The common case (2-D x, one float dtype): straight to the kernel, which
+        # checks strides; anything unusual goes on to the general path.
+        dt = x.dtype
+        f = _GEMM_INTO.get(dt)
+        if f is not None and weight.dtype is dt:
+            out = np.empty((x.shape[0], weight.shape[0]), dt)
+            try:
+                f(x, weight.T, out, 1.0, 0.0, bias, *act)
+                return out
+            except ValueError:
+                pass
     x = _array("linear", "x", x)
     weight = _array("linear", "weight", weight)
     if weight.ndim != 2:
@@ -347,10 +396,18 @@ _EPILOGUE_ACTIVATIONS = {
 }
 
 
+_NO_ACTIVATION = (0, 0.0, 0.0)
+_ACTIVATION_IDS: dict = {}   # name -> (kernel id, p0, p1), filled on first use
+
+
 def _activation_id(activation: Any):
     """(kernel id, p0, p1) of an epilogue activation; id 0 = none."""
     if activation is None:
-        return (0, 0.0, 0.0)
+        return _NO_ACTIVATION
+    if type(activation) is str:
+        known = _ACTIVATION_IDS.get(activation)
+        if known is not None:
+            return known
     name = activation if isinstance(activation, str) else getattr(activation, "__name__", None)
     if name == "swish":
         name = "silu"
@@ -360,4 +417,7 @@ def _activation_id(activation: Any):
                          "(softmax-like activations are not element-wise: apply them to the result)")
     from .activations._elementwise import ACT_IDS
 
-    return (ACT_IDS[name],) + _EPILOGUE_ACTIVATIONS[name]
+    ids = (ACT_IDS[name],) + _EPILOGUE_ACTIVATIONS[name]
+    if type(activation) is str:
+        _ACTIVATION_IDS[activation] = ids
+    return ids
