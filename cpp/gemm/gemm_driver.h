@@ -3,6 +3,7 @@
 // simd header, defines GemmShape<float> and GemmShape<double>, then this file.
 #pragma once
 #include <cstdint>
+#include <cstring>
 #include <new>
 
 #include "common/threading.h"
@@ -69,6 +70,25 @@ struct GemmImpl {
 
     // op(A) block (mb x kb) -> micro-panels of MR rows: dst[panel][p][r], zero-padded.
     static void pack_a(int64_t mb, int64_t kb, const T* a, int64_t rsa, int64_t csa, T* dst) {
+        if (rsa == 1 && mb > 0) {
+            // Column-major A (e.g. the transpose of a row-major matrix, as in a Gram
+            // product X.T @ X): column p of the block is contiguous. Walk the columns
+            // once, each feeding every panel, so that memory is read as one
+            // sequential stream (panel by panel would read it once per panel, each
+            // pass strided).
+            const int64_t full = mb / MR, rest = mb - full * MR;
+            for (int64_t p = 0; p < kb; ++p) {
+                const T* __restrict s = a + p * csa;
+                T* __restrict d = dst + p * MR;
+                for (int64_t i = 0; i < full; ++i) std::memcpy(d + i * kb * MR, s + i * MR, MR * sizeof(T));
+                if (rest) {
+                    T* __restrict dr = d + full * kb * MR;
+                    for (int64_t r = 0; r < rest; ++r) dr[r] = s[full * MR + r];
+                    for (int64_t r = rest; r < MR; ++r) dr[r] = T(0);
+                }
+            }
+            return;
+        }
         for (int64_t i = 0; i < mb; i += MR, dst += kb * MR) {
             const int64_t rows = imin(MR, mb - i);
             const T* src = a + i * rsa;
@@ -89,9 +109,6 @@ struct GemmImpl {
                 }
                 for (; p < kb; ++p)
                     for (int r = 0; r < MR; ++r) dst[p * MR + r] = src[r * rsa + p];
-            } else if (rows == MR && rsa == 1) {
-                for (int64_t p = 0; p < kb; ++p)
-                    for (int r = 0; r < MR; ++r) dst[p * MR + r] = src[p * csa + r];
             } else if (rows == MR) {
                 for (int64_t p = 0; p < kb; ++p)
                     for (int r = 0; r < MR; ++r) dst[p * MR + r] = src[r * rsa + p * csa];
@@ -177,6 +194,14 @@ struct GemmImpl {
             if (cols == NR) {
                 for (int64_t p = 0; p < kb; ++p)
                     for (int c = 0; c < NR; ++c) dst[p * NR + c] = src[p * rsb + c * csb];
+            } else if (csb == 1) {
+                // Ragged last panel of a row-major B: a contiguous run per row.
+                for (int64_t p = 0; p < kb; ++p) {
+                    T* __restrict d = dst + p * NR;
+                    const T* __restrict s = src + p * rsb;
+                    for (int64_t c = 0; c < cols; ++c) d[c] = s[c];
+                    for (int64_t c = cols; c < NR; ++c) d[c] = T(0);
+                }
             } else {
                 for (int64_t p = 0; p < kb; ++p) {
                     for (int64_t c = 0; c < cols; ++c) dst[p * NR + c] = src[p * rsb + c * csb];
