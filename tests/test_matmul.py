@@ -80,6 +80,26 @@ def test_matmul_with_tiny_cache_blocking_override(isa, rng, dtype, b_layout):
     assert_matmul_close(c, a, b)
 
 
+@pytest.mark.parametrize("dtype", FLOATS)
+@pytest.mark.parametrize("layout", ["C", "sliced", "reversed"])
+def test_matmul_gram_products_of_tall_matrices(isa, rng, dtype, layout):
+    """X.T @ X and Z.T @ X with k = 3000 (several k blocks on every ISA) and few
+    columns: a column-major A and a narrow B, whose packing copies whole vectors
+    where they stay inside the operand and falls back to element copies at the
+    last row or column (and for negative strides); the packed path with the tile
+    that wastes fewest columns."""
+    def make(n):
+        base = random_array(rng, (3000, 2 * n + 3), dtype)
+        return {"C": np.ascontiguousarray(base[:, :n]), "sliced": base[:, 3:n + 3], "reversed": base[::-1, :n]}[layout]
+
+    z = make(50)   # z.T @ x: 50 > 4 MR rows with a column-major A: the packed path
+    for n in (1, 7, 8, 9, 10, 15, 16, 17, 24, 31, 32, 33, 64):
+        x = make(n)
+        assert_matmul_close(nnmat.matmul(x.T, x), x.T, x)
+        assert_matmul_close(nnmat.matmul(z.T, x), z.T, x)
+        assert_matmul_close(nnmat.matmul(x.T, z), x.T, z)
+
+
 # Sizes on both sides of every path boundary of the driver: micro-tile rows and
 # columns of each ISA (both tiles where small and packed problems use different
 # ones), the "few rows" direct path, the tall direct path with a ragged last

@@ -82,9 +82,18 @@ struct GemmImpl {
                 T* __restrict d = dst + p * MR;
                 for (int64_t i = 0; i < full; ++i) std::memcpy(d + i * kb * MR, s + i * MR, MR * sizeof(T));
                 if (rest) {
+                    // The last, partial panel: a fixed-size copy of MR elements
+                    // when they lie within the block's extent (the surplus then
+                    // zeroed), which holds for every column but the last when
+                    // columns are at least MR - rest apart.
                     T* __restrict dr = d + full * kb * MR;
-                    for (int64_t r = 0; r < rest; ++r) dr[r] = s[full * MR + r];
-                    for (int64_t r = rest; r < MR; ++r) dr[r] = T(0);
+                    if (p + 1 < kb && csa >= MR - rest) {
+                        std::memcpy(dr, s + full * MR, MR * sizeof(T));
+                        for (int64_t r = rest; r < MR; ++r) dr[r] = T(0);
+                    } else {
+                        for (int64_t r = 0; r < rest; ++r) dr[r] = s[full * MR + r];
+                        for (int64_t r = rest; r < MR; ++r) dr[r] = T(0);
+                    }
                 }
             }
             return;
@@ -195,11 +204,19 @@ struct GemmImpl {
                 for (int64_t p = 0; p < kb; ++p)
                     for (int c = 0; c < NR; ++c) dst[p * NR + c] = src[p * rsb + c * csb];
             } else if (csb == 1) {
-                // Ragged last panel of a row-major B: a contiguous run per row.
+                // Ragged last panel of a row-major B: a contiguous run per row, copied
+                // as NR elements when they lie within the block's extent (every row
+                // but the last when rows are at least NR - cols apart), the surplus
+                // then zeroed.
+                const bool wide = rsb >= NR - cols;
                 for (int64_t p = 0; p < kb; ++p) {
                     T* __restrict d = dst + p * NR;
                     const T* __restrict s = src + p * rsb;
-                    for (int64_t c = 0; c < cols; ++c) d[c] = s[c];
+                    if (wide && p + 1 < kb) {
+                        std::memcpy(d, s, NR * sizeof(T));
+                    } else {
+                        for (int64_t c = 0; c < cols; ++c) d[c] = s[c];
+                    }
                     for (int64_t c = cols; c < NR; ++c) d[c] = T(0);
                 }
             } else {
@@ -510,9 +527,19 @@ struct Gemm {
     static void run(const GemmProblem<T>& P, int nthreads) {
         if (P.m <= 0 || P.n <= 0) return;
         if (P.k <= 0 || P.alpha == T(0)) { scale_c(P); return; }
-        if (!Direct::use_direct(P)) Packed::run(P, nthreads, false);
-        else if (kNarrow && P.n <= Vec<T>::lanes) Narrow::run(P, nthreads, true);
-        else if (P.m > Direct::MR && P.m <= 2 * Direct::MR) Few::run(P, nthreads, true);
+        const bool direct = Direct::use_direct(P);
+        if (kNarrow && P.n <= Vec<T>::lanes) Narrow::run(P, nthreads, direct);
+        else if (!direct) {
+            // Few columns: the packed path with whichever tile wastes fewer of its
+            // columns (float64 on AVX-512: 32 columns are two 16-wide panels, not
+            // a 24-wide one and a third-full one).
+            const int64_t waste_packed = ceil_div(P.n, Packed::NR) * Packed::NR - P.n;
+            const int64_t waste_direct = ceil_div(P.n, Direct::NR) * Direct::NR - P.n;
+            if (Packed::NR != Direct::NR && P.n < 4 * Packed::NR && waste_direct < waste_packed)
+                Direct::run(P, nthreads, false);
+            else
+                Packed::run(P, nthreads, false);
+        } else if (P.m > Direct::MR && P.m <= 2 * Direct::MR) Few::run(P, nthreads, true);
         else Direct::run(P, nthreads, true);
     }
 };
