@@ -347,7 +347,15 @@ def linear(x: Any, weight: Any, bias: Any = None, activation: Any = None) -> np.
         and x.shape[1] == weight.shape[1]
         and x.flags.aligned
         and weight.flags.aligned
-        and (bias is None or (type(bias) is np.ndarray and bias.dtype is x.dtype and bias.shape == (weight.shape[0],)))
+        and (
+            bias is None
+            or (
+                type(bias) is np.ndarray
+                and bias.dtype is x.dtype
+                and bias.shape == (weight.shape[0],)
+                and bias.flags.aligned
+            )
+        )
     ):
         # The common case (2-D x, one float dtype): straight to the kernel, which
         # checks strides; anything unusual goes on to the general path.
