@@ -25,9 +25,9 @@
 #      library loaded) and PYTHONMALLOC=malloc, so Python and numpy buffers also go
 #      through the ASan allocator and overruns into them are caught;
 #   4. fails (non-zero exit) on any failing test and on any sanitizer report, and
-#      prints a short summary; the full output is in build/asan/sanitize-<isa>.log and
-#      each sanitizer report in build/asan/sanitize-reports-<isa>/ (log_path: pytest
-#      captures stderr, and a halted process never gets to print it).
+#      prints a short summary; the full output is in build/asan/sanitize-<isa>.log,
+#      each ASan report also in build/asan/sanitize-reports-<isa>/ (log_path; UBSan
+#      reports are in the log only, see below).
 #
 # What it checks: heap/stack/global buffer overflows, use after free, use after return
 # (detect_stack_use_after_return=1), double free, init-order bugs; UBSan's default set
@@ -96,8 +96,12 @@ for lib in "$LIBASAN" "$LIBUBSAN"; do
 done
 
 LOG="$BUILD/sanitize-$ISA.log"
-REPORTS="$BUILD/sanitize-reports-$ISA"    # one file per report (pytest captures stderr,
-rm -rf "$REPORTS"; mkdir -p "$REPORTS"    # and a halted process never prints it)
+# Reports: ASan writes one file per report here (log_path). UBSan, linked into the ASan
+# runtime, ignores log_path and writes to fd 2; pytest runs with --capture=sys (Python-level
+# capture only), so that output reaches the log even when the process halts -- with
+# pytest's default fd-level capture, a halted test's report was lost.
+REPORTS="$BUILD/sanitize-reports-$ISA"
+rm -rf "$REPORTS"; mkdir -p "$REPORTS"
 ASAN_OPTS="log_path=$REPORTS/asan:detect_leaks=0:allocator_may_return_null=1:detect_stack_use_after_return=1"
 ASAN_OPTS+=":check_initialization_order=1:strict_init_order=1:halt_on_error=1"
 UBSAN_OPTS="log_path=$REPORTS/ubsan:print_stacktrace=1:halt_on_error=1"
@@ -113,7 +117,7 @@ set +e
   env LD_PRELOAD="$LIBASAN:$LIBUBSAN" \
       ASAN_OPTIONS="$ASAN_OPTS" UBSAN_OPTIONS="$UBSAN_OPTS" \
       PYTHONMALLOC=malloc PYTHONPATH="$PKG${PYTHONPATH:+:$PYTHONPATH}" \
-      "$PYTHON" -m pytest "$@"
+      "$PYTHON" -m pytest --capture=sys "$@"
 ) 2>&1 | tee "$LOG"
 rc=${PIPESTATUS[0]}
 set -e
