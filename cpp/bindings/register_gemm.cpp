@@ -40,6 +40,15 @@ GemmProblem<T> problem2d(const ArrayView<T>& a, const ArrayView<T>& b, const Arr
     return P;
 }
 
+// c = a @ b for checked 2-D views, with the GIL released.
+template <class T>
+void product2d(const ArrayView<T>& a, const ArrayView<T>& b, const ArrayView<T>& c) {
+    const GemmProblem<T> P = problem2d(a, b, c);
+    const int nt = get_num_threads();
+    py::gil_scoped_release nogil;
+    gemm_call(P, nt);
+}
+
 // 2-D fast path: a (m, k) @ b (k, n) -> new C-contiguous (m, n).
 template <class T>
 py::array matmul2d(const py::array& a_, const py::array& b_) {
@@ -47,13 +56,7 @@ py::array matmul2d(const py::array& a_, const py::array& b_) {
     if (a.ndim != 2 || b.ndim != 2) throw py::value_error("matmul2d: both operands must be 2-D");
     if (a.shape[1] != b.shape[0]) throw py::value_error(mismatch(b.shape[0], a.shape[1]));
     py::array_t<T> out(std::vector<py::ssize_t>{py::ssize_t(a.shape[0]), py::ssize_t(b.shape[1])});
-    const ArrayView<T> c = view_of<T>(out, "out", true);
-    GemmProblem<T> P = problem2d(a, b, c);
-    const int nt = get_num_threads();
-    {
-        py::gil_scoped_release nogil;
-        gemm_call(P, nt);
-    }
+    product2d(a, b, view_of<T>(out, "out", true));
     return std::move(out);
 }
 
@@ -88,10 +91,7 @@ bool matmul2d_out(const py::array& a_, const py::array& b_, const py::array& out
     if (c.shape[0] != a.shape[0] || c.shape[1] != b.shape[1])
         throw py::value_error("out: has the wrong shape for the matmul result");
     if (may_overlap(c, a) || may_overlap(c, b)) return false;
-    const GemmProblem<T> P = problem2d(a, b, c);
-    const int nt = get_num_threads();
-    py::gil_scoped_release nogil;
-    gemm_call(P, nt);
+    product2d(a, b, c);
     return true;
 }
 

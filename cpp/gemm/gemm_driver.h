@@ -14,7 +14,6 @@
 namespace nnmat {
 namespace NNMAT_ISA_NS {
 
-inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
 inline int64_t ceil_div(int64_t a, int64_t b) { return (a + b - 1) / b; }
 
 #ifndef NNMAT_GEMM_HAS_TRANSPOSE
@@ -87,13 +86,11 @@ struct GemmImpl {
                     // zeroed), which holds for every column but the last when
                     // columns are at least MR - rest apart.
                     T* __restrict dr = d + full * kb * MR;
-                    if (p + 1 < kb && csa >= MR - rest) {
+                    if (p + 1 < kb && csa >= MR - rest)
                         std::memcpy(dr, s + full * MR, MR * sizeof(T));
-                        for (int64_t r = rest; r < MR; ++r) dr[r] = T(0);
-                    } else {
+                    else
                         for (int64_t r = 0; r < rest; ++r) dr[r] = s[full * MR + r];
-                        for (int64_t r = rest; r < MR; ++r) dr[r] = T(0);
-                    }
+                    for (int64_t r = rest; r < MR; ++r) dr[r] = T(0);
                 }
             }
             return;
@@ -504,10 +501,10 @@ struct Gemm {
     // per block to cover the FMA latency (AVX2: 8 rows as 4 + 4 on 4 x 24, not on
     // 6 x 16 with 8 accumulators; measured 1.2x float32, 1.5x float64 on 8x512x512).
     using Few = GemmImpl<T, GemmShape<T>::MR_FEW, GemmShape<T>::NV_FEW>;
-    // At most one vector of columns (n <= lanes) on the direct path: a tile one
-    // vector wide, so B is read in place and C written with full vectors instead
-    // of packing a zero-padded strip and writing an edge tile element by element
-    // (no packing, no scalar write-back of a half-empty tile).
+    // At most one vector of columns (n <= lanes), on either path: a tile one
+    // vector wide. The direct path then reads B in place and writes C with full
+    // vectors instead of packing a zero-padded strip and writing an edge tile
+    // element by element; the packed path packs and multiplies no empty columns.
     static constexpr bool kNarrow = GemmShape<T>::NV >= 2;
     using Narrow = GemmImpl<T, GemmShape<T>::MR, 1>;
 

@@ -6,8 +6,8 @@
 namespace nnmat {
 namespace NNMAT_ISA_NS {
 
-inline int64_t imin_(int64_t a, int64_t b) { return a < b ? a : b; }
-inline int64_t imax_(int64_t a, int64_t b) { return a > b ? a : b; }
+inline int64_t imin(int64_t a, int64_t b) { return a < b ? a : b; }
+inline int64_t imax(int64_t a, int64_t b) { return a > b ? a : b; }
 
 // Where and how a micro-tile of C is written.
 template <class T>
@@ -121,7 +121,7 @@ __attribute__((noinline)) void ukernel(int64_t k, const T* __restrict a, int64_t
         for (int64_t l = 0; l < c_lines; ++l) __builtin_prefetch(t.c + (l / kLinesC) * t.rsc + (l % kLinesC) * kPerRow, 1, 3);
     }
     const int64_t c_spread = c_lines > k ? 0 : c_lines;
-    const int64_t head = imax_(c_spread, imin_(k, t.pf_count));
+    const int64_t head = imax(c_spread, imin(k, t.pf_count));
     const char* pf_row = t.pf;
     int64_t pf_col = t.pf_col;
     int64_t p = 0;
