@@ -93,11 +93,51 @@ def test_matmul_gram_products_of_tall_matrices(isa, rng, dtype, layout):
         return {"C": np.ascontiguousarray(base[:, :n]), "sliced": base[:, 3:n + 3], "reversed": base[::-1, :n]}[layout]
 
     z = make(50)   # z.T @ x: 50 > 4 MR rows with a column-major A: the packed path
-    for n in (1, 7, 8, 9, 10, 15, 16, 17, 24, 31, 32, 33, 64):
+    for n in (1, 2, 3, 4, 5, 7, 8, 9, 10, 15, 16, 17, 24, 31, 32, 33, 64):
         x = make(n)
         assert_matmul_close(nnmat.matmul(x.T, x), x.T, x)
         assert_matmul_close(nnmat.matmul(z.T, x), z.T, x)
         assert_matmul_close(nnmat.matmul(x.T, z), x.T, z)
+
+
+def _arrays_before_guard_page(shape, dtype):
+    """Yields C- and F-ordered arrays of `shape` whose last element ends exactly at an
+    inaccessible page, so that a kernel reading past an operand crashes instead of
+    passing by luck (Linux only: mmap + mprotect)."""
+    import ctypes
+    import mmap
+    libc = ctypes.CDLL(None, use_errno=True)
+    libc.mprotect.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int]
+    nbytes = int(np.prod(shape)) * np.dtype(dtype).itemsize
+    page = mmap.PAGESIZE
+    span = (nbytes + page - 1) // page * page
+    buf = mmap.mmap(-1, span + page, prot=mmap.PROT_READ | mmap.PROT_WRITE)
+    base = ctypes.addressof(ctypes.c_char.from_buffer(buf))
+    if libc.mprotect(base + span, page, 0) != 0:  # PROT_NONE
+        pytest.skip("mprotect failed")
+    try:
+        mem = np.frombuffer(buf, dtype=np.uint8, count=nbytes, offset=span - nbytes)
+        for order in ("C", "F"):
+            x = mem.view(dtype).reshape(shape, order=order)
+            yield x
+            del x
+        del mem
+    finally:
+        libc.mprotect(base + span, page, mmap.PROT_READ | mmap.PROT_WRITE)
+
+
+@pytest.mark.skipif(not __import__("sys").platform.startswith("linux"), reason="needs mmap + mprotect")
+@pytest.mark.parametrize("dtype", FLOATS)
+def test_matmul_never_reads_past_an_operand(isa, rng, dtype):
+    """Operands that end at an inaccessible page: partial panels are packed with
+    partial vector loads, and a wrong lane count would read the next page."""
+    for k, n in ((3000, 1), (3000, 3), (3000, 4), (3000, 10), (3000, 17), (40, 5), (7, 13)):
+        for x in _arrays_before_guard_page((k, n), dtype):
+            x[...] = random_array(rng, (k, n), dtype)
+            assert_matmul_close(nnmat.matmul(x.T, x), x.T, x)
+            w = random_array(rng, (60, k), dtype)
+            assert_matmul_close(nnmat.matmul(w, x), w, x)
+            assert_matmul_close(nnmat.matmul(x.T, w.T), x.T, w.T)
 
 
 # Sizes on both sides of every path boundary of the driver: micro-tile rows and

@@ -81,16 +81,23 @@ struct GemmImpl {
                 T* __restrict d = dst + p * MR;
                 for (int64_t i = 0; i < full; ++i) std::memcpy(d + i * kb * MR, s + i * MR, MR * sizeof(T));
                 if (rest) {
-                    // The last, partial panel: a fixed-size copy of MR elements
-                    // when they lie within the block's extent (the surplus then
-                    // zeroed), which holds for every column but the last when
-                    // columns are at least MR - rest apart.
-                    T* __restrict dr = d + full * kb * MR;
-                    if (p + 1 < kb && csa >= MR - rest)
-                        std::memcpy(dr, s + full * MR, MR * sizeof(T));
-                    else
-                        for (int64_t r = 0; r < rest; ++r) dr[r] = s[full * MR + r];
-                    for (int64_t r = rest; r < MR; ++r) dr[r] = T(0);
+                    // The last, partial panel: `rest` elements by partial vector
+                    // loads (never past the column), zero-padded to MR in registers
+                    // and stored whole: the same few instructions for every column,
+                    // however close the columns are (a 2e6 x 4 Gram product packs
+                    // 2e6 such columns). A vector reaching past this column's MR
+                    // elements is stored whole too (the next column overwrites the
+                    // surplus), except for the last column.
+                    constexpr int L = V::lanes, NT = (MR + L - 1) / L;
+                    const T* sr = s + full * MR;
+                    T* dr = d + full * kb * MR;
+#pragma GCC unroll 4
+                    for (int v = 0; v < NT; ++v) {
+                        const int64_t c = rest - v * L;
+                        const auto x = c >= L ? V::load(sr + v * L) : c > 0 ? V::load_partial(sr + v * L, c) : V::zero();
+                        if ((v + 1) * L <= MR || p + 1 < kb) V::store(dr + v * L, x);
+                        else V::store_partial(dr + v * L, x, MR - v * L);
+                    }
                 }
             }
             return;
@@ -201,20 +208,20 @@ struct GemmImpl {
                 for (int64_t p = 0; p < kb; ++p)
                     for (int c = 0; c < NR; ++c) dst[p * NR + c] = src[p * rsb + c * csb];
             } else if (csb == 1) {
-                // Ragged last panel of a row-major B: a contiguous run per row, copied
-                // as NR elements when they lie within the block's extent (every row
-                // but the last when rows are at least NR - cols apart), the surplus
-                // then zeroed.
-                const bool wide = rsb >= NR - cols;
+                // Ragged last panel of a row-major B: each row's `cols` elements by
+                // whole and partial vector loads (never past the row), zeros after,
+                // written as NR contiguous elements: the same few instructions per
+                // row, however close the rows are (an n = 4 Gram product packs
+                // millions of 4-element rows).
+                constexpr int L = V::lanes;
                 for (int64_t p = 0; p < kb; ++p) {
                     T* __restrict d = dst + p * NR;
                     const T* __restrict s = src + p * rsb;
-                    if (wide && p + 1 < kb) {
-                        std::memcpy(d, s, NR * sizeof(T));
-                    } else {
-                        for (int64_t c = 0; c < cols; ++c) d[c] = s[c];
+#pragma GCC unroll 8
+                    for (int v = 0; v < NV; ++v) {
+                        const int64_t c = cols - v * L;
+                        V::store(d + v * L, c >= L ? V::load(s + v * L) : c > 0 ? V::load_partial(s + v * L, c) : V::zero());
                     }
-                    for (int64_t c = cols; c < NR; ++c) d[c] = T(0);
                 }
             } else {
                 for (int64_t p = 0; p < kb; ++p) {

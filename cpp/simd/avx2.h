@@ -14,6 +14,15 @@ template <> struct Vec<float> {
     using reg = __m256;
     static inline reg zero() { return _mm256_setzero_ps(); }
     static inline reg load(const float* p) { return _mm256_loadu_ps(p); }
+    // The first n lanes (0 <= n <= lanes) from p, the others zero; reads nothing at or past p + n.
+    static inline reg load_partial(const float* p, int64_t n) {
+        const __m256i m = _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7));
+        return _mm256_maskload_ps(p, m);
+    }
+    // Stores the first n lanes (0 <= n <= lanes) of a to p; writes nothing at or past p + n.
+    static inline void store_partial(float* p, reg a, int64_t n) {
+        _mm256_maskstore_ps(p, _mm256_cmpgt_epi32(_mm256_set1_epi32(int(n)), _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7)), a);
+    }
     static inline void store(float* p, reg a) { _mm256_storeu_ps(p, a); }
     static inline reg bcast(float x) { return _mm256_set1_ps(x); }
     static inline reg add(reg a, reg b) { return _mm256_add_ps(a, b); }
@@ -80,6 +89,15 @@ template <> struct Vec<double> {
     using reg = __m256d;
     static inline reg zero() { return _mm256_setzero_pd(); }
     static inline reg load(const double* p) { return _mm256_loadu_pd(p); }
+    // The first n lanes (0 <= n <= lanes) from p, the others zero; reads nothing at or past p + n.
+    static inline reg load_partial(const double* p, int64_t n) {
+        const __m256i m = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3));
+        return _mm256_maskload_pd(p, m);
+    }
+    // Stores the first n lanes (0 <= n <= lanes) of a to p; writes nothing at or past p + n.
+    static inline void store_partial(double* p, reg a, int64_t n) {
+        _mm256_maskstore_pd(p, _mm256_cmpgt_epi64(_mm256_set1_epi64x(n), _mm256_setr_epi64x(0, 1, 2, 3)), a);
+    }
     static inline void store(double* p, reg a) { _mm256_storeu_pd(p, a); }
     static inline reg bcast(double x) { return _mm256_set1_pd(x); }
     static inline reg add(reg a, reg b) { return _mm256_add_pd(a, b); }

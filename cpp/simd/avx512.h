@@ -14,6 +14,10 @@ template <> struct Vec<float> {
     using reg = __m512;
     static inline reg zero() { return _mm512_setzero_ps(); }
     static inline reg load(const float* p) { return _mm512_loadu_ps(p); }
+    // The first n lanes (0 <= n <= lanes) from p, the others zero; reads nothing at or past p + n.
+    static inline reg load_partial(const float* p, int64_t n) { return _mm512_maskz_loadu_ps(__mmask16((1u << n) - 1u), p); }
+    // Stores the first n lanes (0 <= n <= lanes) of a to p; writes nothing at or past p + n.
+    static inline void store_partial(float* p, reg a, int64_t n) { _mm512_mask_storeu_ps(p, __mmask16((1u << n) - 1u), a); }
     static inline void store(float* p, reg a) { _mm512_storeu_ps(p, a); }
     static inline reg bcast(float x) { return _mm512_set1_ps(x); }
     static inline reg add(reg a, reg b) { return _mm512_add_ps(a, b); }
@@ -78,6 +82,10 @@ template <> struct Vec<double> {
     using reg = __m512d;
     static inline reg zero() { return _mm512_setzero_pd(); }
     static inline reg load(const double* p) { return _mm512_loadu_pd(p); }
+    // The first n lanes (0 <= n <= lanes) from p, the others zero; reads nothing at or past p + n.
+    static inline reg load_partial(const double* p, int64_t n) { return _mm512_maskz_loadu_pd(__mmask8((1u << n) - 1u), p); }
+    // Stores the first n lanes (0 <= n <= lanes) of a to p; writes nothing at or past p + n.
+    static inline void store_partial(double* p, reg a, int64_t n) { _mm512_mask_storeu_pd(p, __mmask8((1u << n) - 1u), a); }
     static inline void store(double* p, reg a) { _mm512_storeu_pd(p, a); }
     static inline reg bcast(double x) { return _mm512_set1_pd(x); }
     static inline reg add(reg a, reg b) { return _mm512_add_pd(a, b); }

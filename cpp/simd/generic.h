@@ -16,6 +16,10 @@ struct Vec {
     typedef T reg __attribute__((vector_size(16)));
     static inline reg zero() { return reg{} ; }
     static inline reg load(const T* p) { reg r; std::memcpy(&r, p, sizeof(r)); return r; }
+    // The first n lanes (0 <= n <= lanes) from p, the others zero; reads nothing at or past p + n.
+    static inline reg load_partial(const T* p, int64_t n) { reg r{}; for (int64_t i = 0; i < n; ++i) r[i] = p[i]; return r; }
+    // Stores the first n lanes (0 <= n <= lanes) of a to p; writes nothing at or past p + n.
+    static inline void store_partial(T* p, reg a, int64_t n) { for (int64_t i = 0; i < n; ++i) p[i] = a[i]; }
     static inline void store(T* p, reg a) { std::memcpy(p, &a, sizeof(a)); }
     static inline reg bcast(T x) { return reg{} + x; }
     static inline reg add(reg a, reg b) { return a + b; }
