@@ -453,7 +453,7 @@ struct GemmImpl {
         // 3 x 256 + a 16-deep block that costs a whole pass over C and the packing
         // of its panels for little work). Decided on k alone, as every blocking is,
         // so results stay independent of the thread count.
-        bl.kc = ceil_div(P.k, imax(1, ceil_div(P.k, bl.kc)));
+        bl.kc = imax(1, ceil_div(P.k, imax(1, ceil_div(P.k, bl.kc))));
         int nt = threads_for_flops(2.0 * double(P.m) * double(P.n) * double(P.k), nthreads);
         int tm = 1, tn = 1;
         if (nt > 1) choose_grid(P, nt, tm, tn);
