@@ -67,6 +67,13 @@ struct GemmImpl {
         }
     }
 
+    // One vector of a run of c elements at p (c may be <= 0 or beyond a vector):
+    // whole when c >= lanes, else the first c lanes (reading nothing past them)
+    // and zeros.
+    static inline typename V::reg load_run(const T* p, int64_t c) {
+        return c >= V::lanes ? V::load(p) : c > 0 ? V::load_partial(p, c) : V::zero();
+    }
+
     // op(A) block (mb x kb) -> micro-panels of MR rows: dst[panel][p][r], zero-padded.
     static void pack_a(int64_t mb, int64_t kb, const T* a, int64_t rsa, int64_t csa, T* dst) {
         if (rsa == 1 && mb > 0) {
@@ -93,8 +100,7 @@ struct GemmImpl {
                     T* dr = d + full * kb * MR;
 #pragma GCC unroll 4
                     for (int v = 0; v < NT; ++v) {
-                        const int64_t c = rest - v * L;
-                        const auto x = c >= L ? V::load(sr + v * L) : c > 0 ? V::load_partial(sr + v * L, c) : V::zero();
+                        const auto x = load_run(sr + v * L, rest - v * L);
                         if ((v + 1) * L <= MR || p + 1 < kb) V::store(dr + v * L, x);
                         else V::store_partial(dr + v * L, x, MR - v * L);
                     }
@@ -218,10 +224,7 @@ struct GemmImpl {
                     T* __restrict d = dst + p * NR;
                     const T* __restrict s = src + p * rsb;
 #pragma GCC unroll 8
-                    for (int v = 0; v < NV; ++v) {
-                        const int64_t c = cols - v * L;
-                        V::store(d + v * L, c >= L ? V::load(s + v * L) : c > 0 ? V::load_partial(s + v * L, c) : V::zero());
-                    }
+                    for (int v = 0; v < NV; ++v) V::store(d + v * L, load_run(s + v * L, cols - v * L));
                 }
             } else {
                 for (int64_t p = 0; p < kb; ++p) {
