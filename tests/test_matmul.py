@@ -412,25 +412,24 @@ def test_matmul_out_aliasing_second_input_transposed(isa, rng, dtype):
     assert_matmul_close(b, a, b0.T)
 
 
-@pytest.mark.parametrize("dtype", FLOATS)
-def test_matmul_out_partially_overlapping_input(isa, rng, dtype):
-    buf = random_array(rng, (30, 20), dtype)
-    a = buf[:20]
-    b = random_array(rng, (20, 20), dtype)
-    a0 = a.copy()
-    out = buf[10:]  # overlaps the last 10 rows of a
-    nnmat.matmul(a, b, out=out)
-    assert_matmul_close(out, a0, b)
+# out as a view of the buffer whose first 20 rows are a: (buffer rows, out).
+_OUT_BESIDE_A = {
+    "overlapping": (30, lambda buf: buf[10:]),   # overlaps the last 10 rows of a
+    # Negative strides: out's memory range starts below its data pointer. Rows
+    # 39 .. 20, reversed: adjacent to a, not overlapping.
+    "reversed-adjacent": (40, lambda buf: buf[::-1][:20]),
+}
 
 
 @pytest.mark.parametrize("dtype", FLOATS)
-def test_matmul_out_reversed_view_overlapping_input(isa, rng, dtype):
-    """Negative strides: out's memory range starts below its data pointer."""
-    buf = random_array(rng, (40, 20), dtype)
+@pytest.mark.parametrize("case", sorted(_OUT_BESIDE_A))
+def test_matmul_out_next_to_or_overlapping_input(isa, rng, dtype, case):
+    rows, make_out = _OUT_BESIDE_A[case]
+    buf = random_array(rng, (rows, 20), dtype)
     a = buf[:20]
     b = random_array(rng, (20, 20), dtype)
     a0 = a.copy()
-    out = buf[::-1][:20]   # rows 39 .. 20, reversed: adjacent to a, not overlapping
+    out = make_out(buf)
     nnmat.matmul(a, b, out=out)
     assert_matmul_close(out, a0, b)
     out = buf[::-1][10:30]   # rows 29 .. 10, reversed: overlaps a's last 10 rows
